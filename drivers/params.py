@@ -1,0 +1,60 @@
+"""Declared driver parameters, checked when the station configuration is loaded.
+
+Every driver class declares ``PARAMS: ClassVar[dict[str, Param]]``. The configuration
+loader (``firmware.config``) checks each driver section against it: unknown keys, wrong
+types, values out of range, and resources (GPIO pins, bus addresses) claimed twice are
+refused with the file, the key and the reason, before any hardware is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+REQUIRED: Final = object()
+"""Sentinel default: the key must be present."""
+
+ResourceKind = Literal["gpio", "bus_address", "port", "can_channel"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One driver parameter.
+
+    ``resource`` marks values that must be unique in a station:
+    ``"gpio"`` a BCM pin number; ``"bus_address"`` a device address on the bus named by
+    the driver's ``bus`` parameter (unique per bus); ``"port"`` a serial device path.
+    Negative numbers mean "not wired" and claim nothing.
+    """
+
+    type: type
+    default: Any = REQUIRED
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    resource: ResourceKind | None = None
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def pin(doc: str, default: Any = REQUIRED) -> Param:
+    """A BCM GPIO number (0–27 on a CM4 header)."""
+    return Param(int, default, min=0, max=27, resource="gpio", doc=doc)
+
+
+def optional_pin(doc: str) -> Param:
+    """A BCM GPIO number, or -1 where the signal is not wired (then not claimed)."""
+    return Param(int, -1, min=-1, max=27, resource="gpio", doc=doc)
+
+
+def i2c_address(doc: str, default: Any = REQUIRED) -> Param:
+    """A 7-bit I2C address, unique on its bus."""
+    return Param(int, default, min=0x03, max=0x77, resource="bus_address", doc=doc)
+
+
+def modbus_address(doc: str, default: Any = REQUIRED) -> Param:
+    """A Modbus device id, unique on its bus."""
+    return Param(int, default, min=1, max=247, resource="bus_address", doc=doc)

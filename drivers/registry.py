@@ -1,0 +1,63 @@
+"""Driver names as the station file spells them, mapped to their classes.
+
+Classes are named by import path and loaded only when used, so a station starts without
+importing drivers it does not have. Every class takes ``(params, ctx)`` where ``params``
+is its checked configuration section (defaults filled in) and ``ctx`` a
+:class:`drivers.context.DriverContext`, and declares ``PARAMS`` (``drivers.params``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from drivers.params import Param
+
+# role -> driver name -> "module:Class"
+DRIVERS: dict[str, dict[str, str]] = {
+    # shared buses: one owner each, borrowed by the drivers on them
+    "bus.i2c": {"smbus": "drivers.i2c:I2CBus"},
+    "bus.modbus": {"rtu": "drivers.modbus:ModbusRtuBus", "tcp": "drivers.modbus:ModbusTcpBus"},
+    "bus.can": {
+        "socketcan": "drivers.can_bus:CanBusOwner",
+        "virtual": "drivers.can_bus:CanBusOwner",
+    },
+    # connector roles
+    "pilot": {"ads1115": "drivers.pilot:Ads1115Pilot"},
+    "contactor": {"gpio": "drivers.contactor:GpioContactor"},
+    "lock": {"gpio_hbridge": "drivers.lock:HBridgeLock"},
+    "rcd": {"gpio": "drivers.rcd:GpioRcd"},
+    "meter": {"sdm630": "drivers.sdm630:Sdm630Meter", "sim_dc": "hal_sim.dc_devices:SimDcMeter"},
+    "power_stack": {"sim": "hal_sim.dc_devices:SimPowerStack"},
+    "imd": {"sim": "hal_sim.dc_devices:SimImd"},
+    "ev_comm": {"sim": "hal_sim.dc_devices:SimEvComm"},
+    # station roles
+    "token_reader": {"nfcpy": "drivers.nfc:NfcpyReader"},
+}
+
+CONNECTOR_ROLES = ("pilot", "contactor", "lock", "rcd", "meter", "power_stack", "imd", "ev_comm")
+STATION_ROLES = ("token_reader",)
+BUS_KINDS = ("i2c", "modbus", "can")
+
+
+class UnknownDriver(LookupError):
+    def __init__(self, role: str, name: str) -> None:
+        known = ", ".join(sorted(DRIVERS.get(role, {}))) or "none"
+        super().__init__(f"unknown driver {name!r} for {role} (known: {known})")
+        self.role = role
+        self.name = name
+
+
+def driver_class(role: str, name: str) -> type[Any]:
+    """The class serving ``name`` in ``role``; raises :class:`UnknownDriver`."""
+    try:
+        path = DRIVERS[role][name]
+    except KeyError:
+        raise UnknownDriver(role, name) from None
+    module, _, cls = path.partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def driver_params(role: str, name: str) -> dict[str, Param]:
+    """The declared parameters of a driver (without importing hardware libraries)."""
+    return dict(driver_class(role, name).PARAMS)
