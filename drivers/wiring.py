@@ -48,6 +48,11 @@ class Wiring(Protocol):
     def can_bus(self, interface: str, channel: str, bitrate: int) -> Any:
         """A ``can.BusABC`` for the configured CAN channel."""
 
+    def open_nfc(self, device: str) -> Any:
+        """An opened ``nfc.ContactlessFrontend`` (or an object with the same ``connect`` and
+        ``close``) for an nfcpy device string such as ``tty:AMA0:pn532``. nfcpy offers no
+        wire seam, so this is where the simulator stands in at the library interface."""
+
 
 class BoardWiring:
     """The wiring of a real controller board (Raspberry Pi / CM4)."""
@@ -78,3 +83,8 @@ class BoardWiring:
         import can
 
         return can.Bus(interface=interface, channel=channel, bitrate=bitrate)
+
+    def open_nfc(self, device: str) -> Any:
+        import nfc
+
+        return nfc.ContactlessFrontend(device)
