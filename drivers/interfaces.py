@@ -197,6 +197,9 @@ class PowerStack(Protocol):
 
     async def off(self) -> None: ...
 
+    def emergency_off(self) -> None:
+        """Send the off command now, without waiting for the current to fall (safety path)."""
+
     def measured(self) -> tuple[float, float]:
         """Latest output (volts, amps)."""
 

@@ -1,5 +1,6 @@
 """Station configuration: one TOML file per station, checked before anything starts."""
 
+from firmware.config.load import check_station, load_station, parse_station
 from firmware.config.model import (
     BusConfig,
     ConfigError,
@@ -18,4 +19,7 @@ __all__ = [
     "DeviceConfig",
     "Identity",
     "StationConfig",
+    "check_station",
+    "load_station",
+    "parse_station",
 ]

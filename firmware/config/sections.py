@@ -1,0 +1,155 @@
+"""Checking of driver sections (``[buses.*.*]``, ``[devices.*]``, ``[connectors.<role>]``).
+
+A driver section names its driver with ``driver = "…"``; every other key is a parameter
+the driver class declares in ``PARAMS`` (:mod:`drivers.params`). One
+:class:`DriverSections` checks all sections of a station, so that a GPIO pin, a bus
+address or a serial port claimed twice anywhere in the file is found, with the key of
+its first user in the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from drivers.params import Param
+from drivers.registry import UnknownDriver, driver_class
+from firmware.config.values import BAD, Problems, check_keys, check_param, join
+
+_ADDRESS_LABELS = {"i2c": "I2C address", "modbus": "Modbus address", "can": "CAN address"}
+
+
+@dataclass(frozen=True)
+class CheckedSection:
+    """A driver section that passed every check: its driver and complete parameters."""
+
+    driver: str
+    params: Mapping[str, Any]
+
+
+class DriverSections:
+    """Checks the driver sections of one station file and the resources they claim.
+
+    ``buses`` maps every bus name declared in the file to its kind (``"modbus"``), so that
+    a driver's ``bus`` parameter can be checked before the bus sections themselves are.
+    """
+
+    def __init__(self, problems: Problems, buses: Mapping[str, str]) -> None:
+        self._problems = problems
+        self._buses = dict(buses)
+        # (resource kind, ...) -> dotted key of the first user
+        self._claims: dict[tuple[Any, ...], str] = {}
+
+    def check(self, role: str, key: str, table: Mapping[str, Any]) -> CheckedSection | None:
+        """Check the section at ``key`` for ``role``; None when any problem was found."""
+        before = len(self._problems.items)
+        found = self._driver(role, key, table)
+        if found is None:
+            return None
+        name, cls, declared = found
+        check_keys(self._problems, key, table, ["driver", *declared])
+        params = self._params(key, table, declared)
+        bus_kind = getattr(cls, "BUS_KIND", None)
+        if isinstance(bus_kind, str):
+            self._check_bus_reference(key, bus_kind, params)
+        self._claim_resources(key, table, declared, params)
+        if len(self._problems.items) != before:
+            return None
+        ordered = {p: params[p] for p in declared}
+        return CheckedSection(name, MappingProxyType(ordered))
+
+    def _driver(
+        self, role: str, key: str, table: Mapping[str, Any]
+    ) -> tuple[str, type[Any], Mapping[str, Param]] | None:
+        """The driver name, class and declared parameters, or None (problem recorded)."""
+        driver_key = join(key, "driver")
+        if "driver" not in table:
+            self._problems.add(driver_key, "required key is missing")
+            return None
+        name = check_param(self._problems, driver_key, table["driver"], Param(str))
+        if name is BAD:
+            return None
+        try:
+            cls = driver_class(role, name)
+        except UnknownDriver as exc:
+            self._problems.add(driver_key, str(exc))
+            return None
+        except (ImportError, AttributeError) as exc:
+            # The registry names a module or class that is not there: a broken install.
+            self._problems.add(driver_key, f"driver {name!r} for {role} cannot be loaded: {exc}")
+            return None
+        declared = getattr(cls, "PARAMS", None)
+        if not isinstance(declared, Mapping):
+            reason = f"{cls.__qualname__} declares no PARAMS"
+            self._problems.add(driver_key, f"driver {name!r} for {role} cannot be loaded: {reason}")
+            return None
+        return name, cls, declared
+
+    def _params(
+        self, key: str, table: Mapping[str, Any], declared: Mapping[str, Param]
+    ) -> dict[str, Any]:
+        """The parameters that passed their checks, defaults filled in."""
+        params: dict[str, Any] = {}
+        for name, param in declared.items():
+            if name in table:
+                value = check_param(self._problems, join(key, name), table[name], param)
+                if value is not BAD:
+                    params[name] = value
+            elif param.required:
+                self._problems.add(join(key, name), "required key is missing")
+            elif param.type is float and type(param.default) is int:
+                params[name] = float(param.default)  # drivers see the declared type
+            else:
+                params[name] = param.default
+        return params
+
+    def _check_bus_reference(self, key: str, bus_kind: str, params: Mapping[str, Any]) -> None:
+        bus = params.get("bus")
+        if not isinstance(bus, str) or self._buses.get(bus) == bus_kind:
+            return  # a missing or mistyped `bus` is reported already
+        configured = sorted(n for n, k in self._buses.items() if k == bus_kind)
+        reason = f"no {bus_kind} bus named {bus!r} (configured: {', '.join(configured) or 'none'})"
+        if bus in self._buses:
+            reason += f"; {bus!r} is buses.{self._buses[bus]}.{bus}"
+        self._problems.add(join(key, "bus"), reason)
+
+    def _claim_resources(
+        self,
+        key: str,
+        table: Mapping[str, Any],
+        declared: Mapping[str, Param],
+        params: Mapping[str, Any],
+    ) -> None:
+        # Claim in the order the installer wrote the keys, so that "already used by" names
+        # the earlier line of the file; defaults come last.
+        order = [n for n in table if n in declared] + [n for n in declared if n not in table]
+        for name in order:
+            resource = declared[name].resource
+            if resource is None or name not in params:
+                continue
+            value = params[name]
+            claim: tuple[Any, ...]
+            if resource == "gpio":
+                if not isinstance(value, int) or value < 0:
+                    continue  # -1: not wired, claims nothing
+                claim, label = ("gpio", value), f"GPIO {value}"
+            elif resource == "bus_address":
+                bus = params.get("bus")
+                if not isinstance(bus, str) or bus not in self._buses:
+                    continue
+                kind = self._buses[bus]
+                shown = f"0x{value:02x}" if kind == "i2c" and isinstance(value, int) else value
+                label = f"{_ADDRESS_LABELS.get(kind, 'address')} {shown} on bus {bus!r}"
+                claim = ("bus_address", bus, value)
+            elif resource == "port":
+                claim, label = ("port", value), f"serial port {value!r}"
+            else:
+                claim, label = (resource, value), f"{resource.replace('_', ' ')} {value!r}"
+            self._claim(claim, label, join(key, name))
+
+    def _claim(self, claim: tuple[Any, ...], label: str, key: str) -> None:
+        other = self._claims.setdefault(claim, key)
+        if other != key:
+            self._problems.add(key, f"{label} already used by {other}")

@@ -1,0 +1,444 @@
+"""The I/O glue of one connector: driver readings in, session actions out.
+
+The pure state machines decide (``firmware.pilot``, ``firmware.session``); this class
+feeds them and carries out what they return, on the drivers and the central-system link.
+Everything safety-relevant on the reaction path is synchronous: a pilot sample that ends
+state C runs detector → session → ``safety.open`` in one callback, without awaiting.
+Slow actions (lock motor, IMD self-test, stack commands) run as tasks of the connector's
+TaskGroup and come back as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from drivers.errors import DeviceFaulted, DriverError
+from drivers.interfaces import (
+    ContactorFault,
+    EvStatus,
+    LockFault,
+    MeterReading,
+    PilotSample,
+)
+from firmware.clock import Clock
+from firmware.config import ConnectorConfig, ConnectorKind
+from firmware.dc_control import DcControl
+from firmware.fault_book import ActiveFault, FaultBook
+from firmware.faults import Catalogue, Condition
+from firmware.hardware import ConnectorDevices
+from firmware.pilot import PilotDetector, PilotState, read_pp
+from firmware.ports import CentralSystemLink, MeterSnapshot, StatusReport, TxHandle
+from firmware.safety import InterlockOpen, Safety
+from firmware.session import create_session
+from firmware.session_events import (
+    Action,
+    Authorized,
+    BeginTransaction,
+    CloseContactor,
+    EndTransaction,
+    Event,
+    FaultCleared,
+    FaultRaised,
+    Lock,
+    LockResult,
+    OfferChanged,
+    OpenContactor,
+    PilotChanged,
+    SessionFault,
+    SessionFaultKind,
+    SessionTimers,
+    SetDuty,
+    StatusChanged,
+    StopRequested,
+    Unlock,
+)
+
+log = logging.getLogger(__name__)
+
+METER_POLL_S = 1.0
+METER_SILENT_AFTER = 3  # consecutive failed reads before fault 105 / 22
+SUPERVISE_S = 0.05  # contactor feedback supervision period
+
+_SESSION_FAULTS: dict[SessionFaultKind, Condition] = {
+    SessionFaultKind.PILOT: Condition.PILOT_OUT_OF_RANGE,
+    SessionFaultKind.EV_VOLTAGE: Condition.EV_VOLTAGE_PRESENT,
+    SessionFaultKind.IMD_SELF_TEST: Condition.IMD_SELF_TEST_FAILED,
+    SessionFaultKind.CABLE_CHECK_TIMEOUT: Condition.INSULATION,
+    SessionFaultKind.INSULATION: Condition.INSULATION,
+    SessionFaultKind.PRECHARGE_TIMEOUT: Condition.STACK_FAULT,
+    SessionFaultKind.RAMP_DOWN_TIMEOUT: Condition.STACK_FAULT,
+    SessionFaultKind.WELDED: Condition.CONTACTOR_WELDED,
+}
+_LOCK_FAULTS: dict[object, Condition] = {
+    LockFault.OPEN_LOAD: Condition.LOCK_OPEN_LOAD,
+    LockFault.OVER_CURRENT: Condition.LOCK_OVER_CURRENT,
+}
+
+
+class ConnectorController:
+    """Runs one connector: pilot, lock, contactor, meter, faults, transaction."""
+
+    def __init__(
+        self,
+        cfg: ConnectorConfig,
+        devices: ConnectorDevices,
+        *,
+        safety: Safety,
+        link: CentralSystemLink,
+        catalogue: Catalogue,
+        clock: Clock,
+        timers: SessionTimers | None = None,
+        persist_meter: Callable[[TxHandle, float], None] | None = None,
+        on_change: Callable[[ConnectorController], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.id = cfg.id
+        self.devices = devices
+        self.safety = safety
+        self.link = link
+        self.clock = clock
+        self._persist_meter = persist_meter
+        self._on_change = on_change
+        self.session = create_session(
+            cfg.kind,
+            cfg.max_current_a,
+            timers,
+            max_voltage_v=cfg.max_voltage_v,
+            max_power_w=cfg.max_power_w,
+        )
+        self.detector = PilotDetector()
+        self.faults = FaultBook(catalogue, cfg.id, cfg.is_dc, clock.now)
+        self.meter: MeterReading | None = None
+        self.tx: TxHandle | None = None
+        self.plug_cycles = 0
+        self.budget_a: float = cfg.max_current_a
+        self._cable_a: float | None = None
+        self._offer: float | None = None
+        self._reported: StatusReport | None = None
+        self._meter_failures = 0
+        self._wake = asyncio.Event()
+        self._tg: asyncio.TaskGroup | None = None
+        self.dc: DcControl | None = DcControl(self) if cfg.is_dc else None
+        self._attach_safety()
+
+    # ------------------------------------------------------------------ safety wiring
+    def _attach_safety(self) -> None:
+        d = self.devices
+        self.safety.attach(self.id, d.contactor, d.pilot, d.power_stack)
+        self.safety.on_made_safe(self.id, lambda _reason: self._changed())
+        if d.pilot is not None:
+            wanted = (PilotState.C, PilotState.D)
+            self.safety.add_interlock(
+                self.id,
+                "pilot",
+                lambda: None if self.detector.state in wanted else f"pilot {self.detector.state}",
+            )
+        if d.lock is not None:
+            lock = d.lock
+            self.safety.add_interlock(
+                self.id, "lock", lambda: None if lock.locked else "cable not locked"
+            )
+        if d.rcd is not None:
+            rcd = d.rcd
+            self.safety.add_interlock(
+                self.id, "rcd", lambda: "RCD tripped" if rcd.tripped else None
+            )
+        if d.imd is not None:
+            imd = d.imd
+            self.safety.add_interlock(self.id, "imd", lambda: "IMD alarm" if imd.alarm else None)
+        contactor = d.contactor
+        self.safety.add_interlock(
+            self.id,
+            "contactor_feedback",
+            lambda: "welded" if contactor.fault() == ContactorFault.WELDED else None,
+        )
+        self.safety.add_interlock(
+            self.id,
+            "faults",
+            lambda: ", ".join(f.fault.code for f in self.faults.blocking()) or None,
+        )
+
+    # ------------------------------------------------------------------ running
+    async def run(self) -> None:
+        """Run until cancelled. Owns every task of this connector."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            self._report_status()
+            d = self.devices
+            if d.pilot is not None:
+                tg.create_task(self._guard("pilot", d.pilot.run(self._on_pilot_sample)))
+            if d.rcd is not None:
+                d.rcd.subscribe(self._on_rcd)
+            tg.create_task(self._guard("meter", self._meter_loop()))
+            tg.create_task(self._guard("timers", self._timer_loop()))
+            tg.create_task(self._guard("supervise", self._supervise_loop()))
+            if self.dc is not None:
+                self.dc.start(tg)
+
+    async def _guard(self, what: str, coro: Coroutine[Any, Any, None]) -> None:
+        """A connector task that fails is a fault of this connector, never of the station."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except DriverError as exc:
+            log.error("connector %d: %s stopped: %s", self.id, what, exc)
+            if what == "pilot":
+                self.raise_fault(Condition.PILOT_OUT_OF_RANGE, cp_high_v=math.nan,
+                                 cp_low_v=math.nan)
+        except Exception:
+            log.exception("connector %d: %s task failed", self.id, what)
+            self.raise_fault(Condition.GENERIC)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        if self._tg is None:
+            coro.close()
+            raise RuntimeError("connector not running")
+        self._tg.create_task(self._guard(what, coro))
+
+    async def _timer_loop(self) -> None:
+        while True:
+            deadline = self.session.deadline
+            timeout = None if deadline is None else max(0.0, deadline - self.clock.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            deadline = self.session.deadline
+            now = self.clock.monotonic()
+            if deadline is not None and now >= deadline:
+                self.execute(self.session.poll(now))
+
+    async def _supervise_loop(self) -> None:
+        contactor = self.devices.contactor
+        while True:
+            await asyncio.sleep(SUPERVISE_S)
+            fault = contactor.fault()
+            if fault == ContactorFault.WELDED:
+                if not self.faults.is_active(Condition.CONTACTOR_WELDED):
+                    self.safety.make_safe(self.id, "contactor welded")
+                    self.raise_fault(Condition.CONTACTOR_WELDED)
+            elif fault == ContactorFault.FAILED_TO_CLOSE:
+                if not self.faults.is_active(Condition.CONTACTOR_FAILED_TO_CLOSE):
+                    self.safety.make_safe(self.id, "contactor did not close")
+                    self.raise_fault(Condition.CONTACTOR_FAILED_TO_CLOSE)
+            else:
+                self.end_fault(Condition.CONTACTOR_WELDED)
+                self.end_fault(Condition.CONTACTOR_FAILED_TO_CLOSE)
+
+    async def _meter_loop(self) -> None:
+        silent = Condition.METER_SILENT
+        while True:
+            try:
+                self.meter = await self.devices.meter.read()
+            except DriverError as exc:
+                self._meter_failures += 1
+                if self._meter_failures == METER_SILENT_AFTER:
+                    log.error("connector %d: meter silent: %s", self.id, exc)
+                    self.raise_fault(silent)
+            else:
+                self._meter_failures = 0
+                self.end_fault(silent)
+                if self.tx is not None and self._persist_meter is not None:
+                    self._persist_meter(self.tx, self.meter.energy_import_wh)
+                self._changed()
+            await asyncio.sleep(METER_POLL_S)
+
+    # ------------------------------------------------------------------ inputs
+    def _on_pilot_sample(self, sample: PilotSample) -> None:
+        pilot = self.devices.pilot
+        assert pilot is not None
+        state = self.detector.feed(sample, pwm_on=0.0 < pilot.duty < 100.0)
+        if state is None:
+            return
+        log.debug("connector %d: pilot %s", self.id, state)
+        if state in (PilotState.B, PilotState.C, PilotState.D):
+            self._check_cable(sample.pp_ohm)
+        elif state == PilotState.A:
+            self.plug_cycles += 1 if self.session.ev_present else 0
+            self._cable_a = None
+            for fault in self.faults.unplugged():
+                self._fault_cleared(fault)
+            self.end_fault(Condition.PP_OUT_OF_RANGE)
+        self.dispatch(PilotChanged(state))
+
+    def _check_cable(self, pp_ohm: float | None) -> None:
+        if self.cfg.kind != ConnectorKind.TYPE2_SOCKET:
+            return  # a tethered cable or DC plug has no PP resistor to read here
+        reading = read_pp(pp_ohm, self.cfg.phases)
+        if not reading.valid:
+            self.raise_fault(Condition.PP_OUT_OF_RANGE, pp_ohm=pp_ohm)
+            return
+        self.end_fault(Condition.PP_OUT_OF_RANGE)
+        self._cable_a = reading.ampacity_a
+        self.update_offer()
+
+    def _on_rcd(self, tripped: bool) -> None:
+        if tripped:
+            # Power path first, report second.
+            self.safety.make_safe(self.id, "RCD tripped")
+            self.raise_fault(Condition.RCD_TRIPPED)
+        else:
+            self.end_fault(Condition.RCD_TRIPPED)
+
+    def update_offer(self) -> None:
+        """Offer min(budget, cable ampacity, connector rating) to the session."""
+        amps = min(self.budget_a, self.cfg.max_current_a)
+        if self._cable_a is not None:
+            amps = min(amps, self._cable_a)
+        if amps != self._offer:
+            self._offer = amps
+            self.dispatch(OfferChanged(amps))
+
+    # ------------------------------------------------------------------ faults
+    def raise_fault(self, condition: Condition, **values: object) -> None:
+        fault = self.faults.raise_(condition, **values)
+        if fault is None:
+            return
+        if fault.blocking:
+            self.dispatch(FaultRaised(fault.fault.code, blocking=True))
+        self._report_status()
+
+    def end_fault(self, condition: Condition) -> None:
+        fault = self.faults.condition_ended(condition)
+        if fault is not None:
+            self._fault_cleared(fault)
+
+    def _fault_cleared(self, fault: ActiveFault) -> None:
+        if fault.blocking:
+            self.dispatch(FaultCleared(fault.fault.code))
+        self._report_status()
+
+    def reset_faults(self) -> None:
+        for fault in self.faults.reset():
+            self._fault_cleared(fault)
+
+    # ------------------------------------------------------------------ the session
+    def dispatch(self, event: Event) -> None:
+        self.execute(self.session.handle(event, self.clock.monotonic()))
+
+    def execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            self._execute_one(action)
+        self._wake.set()
+        self._changed()
+
+    def _execute_one(self, action: Action) -> None:
+        match action:
+            case OpenContactor():
+                self.safety.open(self.id)
+            case CloseContactor():
+                try:
+                    self.safety.close(self.id)
+                except InterlockOpen as exc:
+                    log.error("%s", exc)
+                    self.raise_fault(Condition.GENERIC)
+            case SetDuty(percent=percent):
+                if self.devices.pilot is not None:
+                    self.devices.pilot.set_duty(percent)
+            case Lock():
+                self.spawn(self._lock(True), "lock")
+            case Unlock():
+                self.spawn(self._lock(False), "unlock")
+            case BeginTransaction(id_tag=id_tag, remote=remote):
+                self.tx = self.link.start_transaction(
+                    self.id, id_tag, self.energy_wh(), self.clock.now(), remote=remote
+                )
+            case EndTransaction(reason=reason):
+                if self.tx is not None:
+                    self.link.stop_transaction(
+                        self.tx, self.energy_wh(), self.clock.now(), reason, self.tx.id_tag
+                    )
+                    self.tx = None
+            case StatusChanged():
+                self._report_status()
+            case SessionFault(kind=kind, active=active):
+                condition = _SESSION_FAULTS[kind]
+                if active:
+                    values: dict[str, object] = {}
+                    if kind == SessionFaultKind.PILOT and self.detector.last_out_of_range:
+                        high, low = self.detector.last_out_of_range
+                        values = {"cp_high_v": high, "cp_low_v": low}
+                    # The session already made the connector safe: report only.
+                    if self.faults.raise_(condition, **values) is not None:
+                        self._report_status()
+                else:
+                    cleared = self.faults.condition_ended(condition)
+                    if cleared is not None:
+                        self._report_status()
+            case _:
+                if self.dc is None or not self.dc.execute(action):
+                    log.error("connector %d: action %r not handled", self.id, action)
+
+    async def _lock(self, lock: bool) -> None:
+        device = self.devices.lock
+        if device is None:
+            if lock:
+                self.dispatch(LockResult(True))
+            return
+        try:
+            await (device.lock() if lock else device.unlock())
+        except DeviceFaulted as exc:
+            condition = _LOCK_FAULTS.get(exc.fault, Condition.LOCK_FAILED_SESSION)
+            self.faults.raise_(condition)
+            self._report_status()
+            if lock:
+                self.dispatch(LockResult(False))
+            return
+        self.end_fault(Condition.LOCK_FAILED_SESSION)
+        if lock:
+            self.dispatch(LockResult(True))
+
+    # ------------------------------------------------------------------ requests
+    def authorize(self, id_tag: str, remote: bool = False, parent: str | None = None) -> None:
+        self.dispatch(Authorized(id_tag, remote=remote, parent_id_tag=parent))
+
+    def stop(self, reason: str) -> None:
+        self.dispatch(StopRequested(reason))
+
+    def dc_ev_update(self, status: EvStatus) -> None:
+        if self.dc is not None:
+            self.dc.on_ev(status)
+
+    # ------------------------------------------------------------------ read-outs
+    def energy_wh(self) -> float:
+        return self.meter.energy_import_wh if self.meter is not None else 0.0
+
+    def status_report(self) -> StatusReport:
+        return self.faults.report(str(self.session.status))
+
+    def _report_status(self) -> None:
+        report = self.status_report()
+        if report != self._reported:
+            self._reported = report
+            log.info(
+                "connector %d: status %s %s", self.id, report.status, report.error_code
+            )
+            self.link.notify_status(self.id, report)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self)
+
+    def snapshot(self) -> MeterSnapshot:
+        m = self.meter
+        ev = self.dc.ev if self.dc is not None else None
+        offered = self.session.offered_a if hasattr(self.session, "offered_a") else None
+        if m is None:
+            return MeterSnapshot(energy_import_wh=0.0, dc=self.cfg.is_dc)
+        return MeterSnapshot(
+            energy_import_wh=m.energy_import_wh,
+            power_w=m.power_w,
+            current_a=m.current_a,
+            voltage_v=m.voltage_v,
+            power_phase_w=m.power_phase_w,
+            frequency_hz=m.frequency_hz,
+            current_offered_a=offered,
+            soc_percent=ev.soc_percent if ev is not None else None,
+            dc=self.cfg.is_dc,
+        )

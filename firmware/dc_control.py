@@ -1,0 +1,146 @@
+"""The DC part of a connector's glue: EV communication, IMD, power stack, control loop.
+
+The control loop feeds the stack's measured output to the session at ``CONTROL_HZ`` and
+the session answers with set-points; stack commands go through one ordered worker so a
+set-point never overtakes the ``on`` it belongs to. The stack's ``off`` in the safe path
+is :meth:`PowerStack.emergency_off`, synchronous, before the contactor opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from drivers.errors import DeviceFaulted, DriverError
+from drivers.interfaces import EvStatus
+from firmware.config import ConnectorKind
+from firmware.faults import EV_COMM_CONDITIONS, Condition
+from firmware.session_events import (
+    Action,
+    EvUpdate,
+    ImdSelfTest,
+    ImdSelfTestDone,
+    InsulationMeasured,
+    MeasureInsulation,
+    OutputMeasured,
+    PlugPresent,
+    StackOff,
+    StackOn,
+    StackSetpoint,
+)
+
+if TYPE_CHECKING:
+    from firmware.connector import ConnectorController
+
+log = logging.getLogger(__name__)
+
+CONTROL_HZ = 20.0
+
+
+class DcControl:
+    """Inputs and actions of a DC connector that the AC glue does not have."""
+
+    def __init__(self, connector: ConnectorController) -> None:
+        self.c = connector
+        self.ev: EvStatus | None = None
+        self._commands: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self.loop_count = 0
+
+    def start(self, tg: asyncio.TaskGroup) -> None:
+        d = self.c.devices
+        if d.ev_comm is not None:
+            d.ev_comm.subscribe(self.on_ev)
+            self.on_ev(d.ev_comm.status())
+        if d.imd is not None:
+            d.imd.subscribe(self._on_imd_alarm)
+        tg.create_task(self.c._guard("control loop", self._control_loop()))
+        tg.create_task(self.c._guard("stack worker", self._stack_worker()))
+
+    # ------------------------------------------------------------------ inputs
+    def on_ev(self, status: EvStatus) -> None:
+        previous = self.ev
+        self.ev = status
+        if self.c.cfg.kind == ConnectorKind.CHADEMO and (
+            previous is None or previous.connected != status.connected
+        ):
+            self.c.dispatch(PlugPresent(status.connected))
+        if status.error is not None:
+            self.c.raise_fault(EV_COMM_CONDITIONS[status.error])
+        elif previous is not None and previous.error is not None:
+            self.c.end_fault(EV_COMM_CONDITIONS[previous.error])
+        self.c.dispatch(EvUpdate(status))
+
+    def _on_imd_alarm(self, active: bool) -> None:
+        if active:
+            self.c.safety.make_safe(self.c.id, "IMD alarm")
+            ohm: float | str = "?"
+            self.c.raise_fault(Condition.INSULATION, ohm=ohm)
+        else:
+            self.c.end_fault(Condition.INSULATION)
+
+    async def _control_loop(self) -> None:
+        stack = self.c.devices.power_stack
+        assert stack is not None
+        period = 1.0 / CONTROL_HZ
+        while True:
+            voltage, current = stack.measured()
+            self.loop_count += 1
+            self.c.dispatch(OutputMeasured(voltage, current))
+            if stack.faults():
+                if not self.c.faults.is_active(Condition.STACK_FAULT):
+                    self.c.safety.make_safe(self.c.id, "power stack fault")
+                    names = ",".join(sorted(f.value for f in stack.faults()))
+                    self.c.raise_fault(Condition.STACK_FAULT, detail=names)
+            else:
+                self.c.end_fault(Condition.STACK_FAULT)
+            await asyncio.sleep(period)
+
+    async def _stack_worker(self) -> None:
+        while True:
+            command = await self._commands.get()
+            try:
+                await command()
+            except DriverError as exc:
+                log.error("connector %d: stack command failed: %s", self.c.id, exc)
+                self.c.safety.make_safe(self.c.id, "stack command failed")
+                self.c.raise_fault(Condition.STACK_FAULT)
+
+    # ------------------------------------------------------------------ actions
+    def execute(self, action: Action) -> bool:
+        """Carry out a DC action; False if it is not one."""
+        d = self.c.devices
+        stack = d.power_stack
+        assert stack is not None
+        match action:
+            case StackOff():
+                stack.emergency_off()  # synchronous: ramp-down already brought I to ~0
+            case StackOn():
+                self._commands.put_nowait(stack.on)
+            case StackSetpoint(voltage_v=v, current_a=a):
+                self._commands.put_nowait(lambda: stack.set_output(v, a))
+            case ImdSelfTest():
+                self.c.spawn(self._imd_self_test(), "imd self-test")
+            case MeasureInsulation():
+                self.c.spawn(self._measure_insulation(), "insulation")
+            case _:
+                return False
+        return True
+
+    async def _imd_self_test(self) -> None:
+        imd = self.c.devices.imd
+        assert imd is not None
+        try:
+            await imd.self_test()
+        except DeviceFaulted as exc:
+            log.error("connector %d: IMD self-test failed: %s", self.c.id, exc)
+            self.c.dispatch(ImdSelfTestDone(False))
+            return
+        self.c.dispatch(ImdSelfTestDone(True))
+
+    async def _measure_insulation(self) -> None:
+        imd = self.c.devices.imd
+        assert imd is not None
+        ohm = await imd.resistance_ohm()
+        self.c.dispatch(InsulationMeasured(ohm))

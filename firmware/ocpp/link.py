@@ -1,0 +1,468 @@
+"""The OCPP 1.6J link: connection, boot, heartbeat, status, and the session around them.
+
+:class:`OcppLink` implements :class:`firmware.ports.CentralSystemLink` on top of a
+:class:`firmware.ports.StationPort`. ``await link.run()`` (inside the station's TaskGroup)
+connects to ``url/charge_point_id`` with subprotocol ``ocpp1.6``, boots, and keeps the
+session up; when the connection fails it reconnects with exponential back-off and jitter.
+
+Session order after connecting: BootNotification until Accepted (Pending / Rejected: retry
+after ``interval``, send nothing else meanwhile, answer the central system's calls), then
+the current StatusNotification of connector 0 and every connector, then the transaction
+queue, the status changes and the heartbeats. ``online`` is True from the accepted boot
+until the connection drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from firmware import __version__
+from firmware.clock import Clock
+from firmware.config.model import Identity
+from firmware.ocpp.core import CoreProfile
+from firmware.ocpp.keys import ConfigKeys
+from firmware.ocpp.metering import Metering
+from firmware.ocpp.rpc import (
+    CallFailed,
+    InvalidMessage,
+    JsonObject,
+    Router,
+    Rpc,
+    RpcClosed,
+    format_time,
+    parse_time,
+)
+from firmware.ocpp.transactions import TransactionQueue, id_tag_info
+from firmware.ocpp.trigger import RemoteTriggerProfile
+from firmware.ports import IdTagInfo, StationPort, StatusReport, TxHandle
+from firmware.store import Store
+
+logger = logging.getLogger(__name__)
+
+SUBPROTOCOL = Subprotocol("ocpp1.6")
+# Errors of one message that must not end the session (never for RpcClosed).
+_MESSAGE_ERRORS = (CallFailed, InvalidMessage, TimeoutError)
+
+
+class Profile(Protocol):
+    """A feature profile module: its name (SupportedFeatureProfiles) and its handlers."""
+
+    name: str
+
+    def install(self, router: Router) -> None: ...
+
+
+class Backoff:
+    """Reconnect delays: ``initial`` doubling up to ``maximum``, each ±``jitter``."""
+
+    def __init__(
+        self,
+        initial: float = 1.0,
+        maximum: float = 60.0,
+        jitter: float = 0.25,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._jitter = jitter
+        self._rng = rng or random.Random()
+        self._next = initial
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self._maximum)
+        return delay * (1 + self._rng.uniform(-self._jitter, self._jitter))
+
+    def reset(self) -> None:
+        self._next = self._initial
+
+
+def _direct(host: str, port: int) -> tuple[str, int]:
+    return host, port
+
+
+class OcppLink:
+    """The charge point side of OCPP 1.6J (see the module docstring)."""
+
+    def __init__(
+        self,
+        station: StationPort,
+        identity: Identity,
+        url: str,
+        store: Store,
+        keys: ConfigKeys,
+        clock: Clock,
+        endpoint: Callable[[str, int], tuple[str, int]] = _direct,
+        connector_count: int | None = None,
+        *,
+        call_timeout: float = 30.0,
+        authorize_timeout: float = 5.0,
+        boot_retry_s: float = 60.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.station = station
+        self.identity = identity
+        self.keys = keys
+        self.store = store
+        self._url = url
+        self._clock = clock
+        self._endpoint = endpoint
+        self._call_timeout = call_timeout
+        self._authorize_timeout = authorize_timeout
+        self._boot_retry_s = boot_retry_s  # after a Pending/Rejected with interval 0
+        self._backoff = backoff or Backoff()
+        self.router = Router()
+        self._profiles: list[str] = []
+        self._rpc: Rpc | None = None
+        self._online = False
+        self._last_activity = clock.monotonic()
+        self._status: dict[int, StatusReport] = {}  # latest per connector (0 = station)
+        self._status_pending: deque[tuple[int, StatusReport, datetime]] = deque()
+        self._status_wake = asyncio.Event()
+        self._heartbeat_wake = asyncio.Event()
+        self._boot_now = asyncio.Event()
+        self.transactions = TransactionQueue(store, keys, station)
+        self.metering = Metering(station, keys, clock, store, self.transactions.meter_values)
+
+        count = connector_count if connector_count is not None else len(station.connector_ids())
+        keys.set_readonly("NumberOfConnectors", str(count))
+        keys.on_change("HeartbeatInterval", lambda _v: self._heartbeat_wake.set())
+        self.install(CoreProfile(self))
+        self.install(RemoteTriggerProfile(self))
+
+    # ------------------------------------------------------------------ assembly
+
+    @property
+    def charge_point_id(self) -> str:
+        return self.identity.charge_point_id
+
+    def install(self, profile: Profile) -> None:
+        """Add a feature profile's handlers and announce it in SupportedFeatureProfiles."""
+        profile.install(self.router)
+        if profile.name not in self._profiles:
+            self._profiles.append(profile.name)
+            self.keys.set_readonly("SupportedFeatureProfiles", ",".join(self._profiles))
+
+    # ------------------------------------------------------------------ CentralSystemLink
+
+    @property
+    def online(self) -> bool:
+        return self._online
+
+    def notify_status(self, connector_id: int, report: StatusReport) -> None:
+        self._status[connector_id] = report
+        # MinimumStatusDuration goes here: hold the report for that long and send it only
+        # if it is still the connector's latest by then.
+        if self._online:
+            self._status_pending.append((connector_id, report, self._clock.now()))
+            self._status_wake.set()
+
+    async def authorize(self, id_tag: str) -> IdTagInfo | None:
+        rpc = self._rpc
+        if not self._online or rpc is None:
+            return None
+        try:
+            async with asyncio.timeout(self._authorize_timeout):
+                answer = await rpc.call("Authorize", {"idTag": id_tag})
+        except (*_MESSAGE_ERRORS, RpcClosed, ConnectionClosed) as e:
+            logger.warning("Authorize %s: no answer (%s)", id_tag, e or type(e).__name__)
+            return None
+        return id_tag_info(answer["idTagInfo"])
+
+    def start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start_wh: float,
+        timestamp: datetime,
+        reservation_id: int | None = None,
+        remote: bool = False,
+    ) -> TxHandle:
+        handle = self.transactions.start(
+            connector_id, id_tag, meter_start_wh, timestamp, reservation_id, remote
+        )
+        self.metering.track(handle)
+        return handle
+
+    def stop_transaction(
+        self,
+        handle: TxHandle,
+        meter_stop_wh: float,
+        timestamp: datetime,
+        reason: str,
+        id_tag: str | None = None,
+    ) -> None:
+        periodic = self.metering.untrack(handle.local_id)
+        data = self.metering.transaction_data(handle, periodic, meter_stop_wh, timestamp)
+        self.transactions.stop(handle, meter_stop_wh, timestamp, reason, id_tag, data)
+
+    # ------------------------------------------------------------------ for the profiles
+
+    def connector_of(self, transaction_id: int) -> int | None:
+        """The connector running the transaction with that central-system id."""
+        for c in self.station.connector_ids():
+            handle = self.station.active_transaction(c)
+            if handle is None:
+                continue
+            if transaction_id in (handle.transaction_id, self.store.csms_tx_id(handle.local_id)):
+                return c
+        return None
+
+    async def trigger_boot(self) -> None:
+        """TriggerMessage(BootNotification): during the boot, retry now; later, send one."""
+        rpc = self._rpc
+        if not self._online or rpc is None:
+            self._boot_now.set()
+            return
+        try:
+            answer = await rpc.call("BootNotification", self._boot_payload())
+        except _MESSAGE_ERRORS as e:
+            logger.warning("%s: triggered BootNotification failed: %s", self.charge_point_id, e)
+            return
+        self._adopt_boot(answer)
+
+    async def send_heartbeat(self) -> None:
+        rpc = self._rpc
+        if rpc is None:
+            return
+        try:
+            answer = await rpc.call("Heartbeat", {})
+        except _MESSAGE_ERRORS as e:
+            logger.warning("%s: Heartbeat failed: %s", self.charge_point_id, e)
+            return
+        self._adopt_time(answer["currentTime"])
+
+    async def send_status(self, connector_id: int) -> None:
+        """Send a connector's current status now (boot, TriggerMessage)."""
+        report = self.station.status_of(connector_id)
+        self._status[connector_id] = report
+        await self._send_status(connector_id, report, self._clock.now())
+
+    async def send_meter_values(self, connector_id: int) -> None:
+        """MeterValues of a connector now, context Trigger (not queued)."""
+        rpc = self._rpc
+        values = self.metering.snapshot_values(connector_id, "Trigger")
+        if rpc is None or not values:
+            return
+        payload: JsonObject = {
+            "connectorId": connector_id,
+            "meterValue": [{"timestamp": format_time(self._clock.now()), "sampledValue": values}],
+        }
+        handle = self.station.active_transaction(connector_id)
+        if handle is not None:
+            tx_id = handle.transaction_id or self.store.csms_tx_id(handle.local_id)
+            if tx_id is not None:
+                payload["transactionId"] = tx_id
+        try:
+            await rpc.call("MeterValues", payload)
+        except _MESSAGE_ERRORS as e:
+            logger.warning("connector %d: triggered MeterValues failed: %s", connector_id, e)
+
+    # ------------------------------------------------------------------ connection
+
+    async def run(self) -> None:
+        """Connect and keep the session up, until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.metering.run(), name="ocpp-metering")
+            while True:
+                await self._connect_once()
+                delay = self._backoff.next()
+                logger.info("%s: reconnecting in %.1f s", self.charge_point_id, delay)
+                await asyncio.sleep(delay)
+
+    def _uri(self) -> str:
+        return self._url.rstrip("/") + "/" + quote(self.charge_point_id, safe="")
+
+    def _headers(self) -> dict[str, str]:
+        key = self.keys.get("AuthorizationKey")
+        if not key:
+            return {}
+        # Security profile 1: HTTP Basic, user = charge point id, password = the key.
+        token = base64.b64encode(f"{self.charge_point_id}:{key}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    async def _connect_once(self) -> None:
+        uri = self._uri()
+        try:
+            parsed = parse_uri(uri)
+            host, port = self._endpoint(parsed.host, parsed.port)
+            ping = self.keys.get_int("WebSocketPingInterval") or None
+            async with connect(
+                uri,
+                subprotocols=[SUBPROTOCOL],
+                additional_headers=self._headers(),
+                open_timeout=self._call_timeout,
+                ping_interval=ping,
+                ping_timeout=ping,  # a pong missing for a whole interval: link dead
+                close_timeout=5,
+                proxy=None,
+                host=host,
+                port=port,
+            ) as ws:
+                if ws.subprotocol != SUBPROTOCOL:
+                    logger.error("%s: the central system refused ocpp1.6", self.charge_point_id)
+                    return
+                logger.info("%s: connected to %s (via %s:%d)", self.charge_point_id, uri,
+                            host, port)
+                await self._session(ws)
+        except InvalidURI as e:
+            logger.error("%s: bad central system URL: %s", self.charge_point_id, e)
+        except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as e:
+            logger.warning("%s: cannot connect to %s: %s", self.charge_point_id, uri, e)
+
+    async def _session(self, ws: ClientConnection) -> None:
+        rpc = Rpc(ws, self.router, name=self.charge_point_id, timeout=self._call_timeout,
+                  on_activity=self._touch)
+        self._rpc = rpc
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(rpc.serve(tg))
+                tg.create_task(self._drive(rpc, tg))
+        except* (ConnectionClosed, RpcClosed) as eg:
+            logger.warning("%s: connection lost: %s", self.charge_point_id, eg.exceptions[0])
+        except* Exception:
+            logger.exception("%s: session failed", self.charge_point_id)
+        finally:
+            self._rpc = None
+            self._online = False
+            self._status_pending.clear()
+            rpc.close()
+
+    def _touch(self) -> None:
+        self._last_activity = self._clock.monotonic()
+
+    async def _drive(self, rpc: Rpc, tg: asyncio.TaskGroup) -> None:
+        await self._boot(rpc)
+        self._online = True
+        self._backoff.reset()
+        self._status_pending.clear()  # superseded by the full status below
+        for c in (0, *self.station.connector_ids()):
+            await self.send_status(c)
+        tg.create_task(self.transactions.deliver(rpc))
+        tg.create_task(self._send_status_changes())
+        tg.create_task(self._heartbeats())
+
+    # ------------------------------------------------------------------ boot
+
+    def _boot_payload(self) -> JsonObject:
+        ident = self.identity
+        fields = {
+            "chargePointVendor": ident.vendor,
+            "chargePointModel": ident.model,
+            "chargePointSerialNumber": ident.serial_number,
+            "chargeBoxSerialNumber": ident.charge_box_serial_number,
+            "firmwareVersion": ident.firmware_version or __version__,
+            "iccid": ident.iccid,
+            "imsi": ident.imsi,
+            "meterType": ident.meter_type,
+            "meterSerialNumber": ident.meter_serial_number,
+        }
+        return {k: v for k, v in fields.items() if v}  # empty ones are left out
+
+    async def _boot(self, rpc: Rpc) -> None:
+        """BootNotification until Accepted; only the central system's calls meanwhile."""
+        while True:
+            self._boot_now.clear()
+            try:
+                answer = await rpc.call("BootNotification", self._boot_payload())
+            except TimeoutError:
+                logger.warning("%s: no answer to BootNotification, again", self.charge_point_id)
+                continue
+            except (CallFailed, InvalidMessage) as e:
+                logger.warning("%s: BootNotification failed: %s", self.charge_point_id, e)
+                wait = self._boot_retry_s
+            else:
+                if self._adopt_boot(answer):
+                    return
+                wait = int(answer["interval"]) or self._boot_retry_s
+                logger.info("%s: boot %s, retrying in %s s", self.charge_point_id,
+                            answer["status"], wait)
+            try:
+                async with asyncio.timeout(wait):
+                    await self._boot_now.wait()  # TriggerMessage(BootNotification)
+            except TimeoutError:
+                pass
+
+    def _adopt_boot(self, answer: JsonObject) -> bool:
+        """Apply a BootNotification.conf; True when Accepted."""
+        self._adopt_time(answer["currentTime"])
+        if answer["status"] != "Accepted":
+            return False
+        interval = int(answer["interval"])
+        if interval > 0:
+            self.keys.set_internal("HeartbeatInterval", str(interval))
+        logger.info("%s: boot accepted, heartbeat every %s s", self.charge_point_id,
+                    self.keys.get("HeartbeatInterval"))
+        return True
+
+    def _adopt_time(self, text: str) -> None:
+        set_time = getattr(self._clock, "set_time", None)
+        if set_time is None:
+            return
+        try:
+            set_time(parse_time(text))
+        except ValueError:
+            logger.warning("%s: unusable currentTime %r", self.charge_point_id, text)
+
+    # ------------------------------------------------------------------ while online
+
+    async def _send_status(self, connector_id: int, report: StatusReport, t: datetime) -> None:
+        rpc = self._rpc
+        if rpc is None:
+            return
+        payload: JsonObject = {
+            "connectorId": connector_id,
+            "status": report.status,
+            "errorCode": report.error_code,
+            "timestamp": format_time(t),
+        }
+        for key, value in (
+            ("info", report.info),
+            ("vendorErrorCode", report.vendor_error_code),
+            ("vendorId", report.vendor_id),
+        ):
+            if value:
+                payload[key] = value
+        try:
+            await rpc.call("StatusNotification", payload)
+        except _MESSAGE_ERRORS as e:  # never queued: the next reconnect sends the current one
+            logger.warning("connector %d: StatusNotification failed: %s", connector_id, e)
+
+    async def _send_status_changes(self) -> None:
+        while True:
+            self._status_wake.clear()
+            while self._status_pending:
+                connector_id, report, t = self._status_pending.popleft()
+                await self._send_status(connector_id, report, t)
+            await self._status_wake.wait()
+
+    async def _heartbeats(self) -> None:
+        """A Heartbeat after HeartbeatInterval seconds without any OCPP message."""
+        while True:
+            self._heartbeat_wake.clear()
+            interval = self.keys.get_int("HeartbeatInterval")
+            if interval <= 0:
+                await self._heartbeat_wake.wait()
+                continue
+            idle = self._clock.monotonic() - self._last_activity
+            if idle < interval:
+                try:
+                    async with asyncio.timeout(interval - idle):
+                        await self._heartbeat_wake.wait()
+                except TimeoutError:
+                    pass
+                continue
+            await self.send_heartbeat()

@@ -1,0 +1,161 @@
+"""The simulated bottom-most I/O of one station (a :class:`drivers.wiring.Wiring`).
+
+Built from the station's configuration, it holds the simulated wires the real drivers
+run on: a :class:`SimPinFactory`, a :class:`FakeSMBus` per I2C bus with an ADS1115 model
+at every configured pilot address, a pymodbus server per Modbus bus (RTU behind a pty,
+TCP on loopback) with an SDM630 model per configured meter, python-can virtual buses
+named per station, and a :class:`FakeClf` NFC reader.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from firmware.config.model import BusConfig, StationConfig
+from hal_sim.fake_smbus import Ads1115Model, FakeSMBus
+from hal_sim.modbus_sim import ModbusDeviceModel, ModbusRtuSim, ModbusTcpSim, Sdm630Model
+from hal_sim.nfc_sim import FakeClf
+from hal_sim.pins import SimPinFactory
+
+logger = logging.getLogger(__name__)
+
+
+def find_bus(config: StationConfig, kind: str, name: str) -> BusConfig | None:
+    """The configured bus ``[buses.<kind>.<name>]``, if there is one."""
+    for bus in config.buses.values():
+        if bus.kind == kind and bus.name == name:
+            return bus
+    return None
+
+
+class SimWiring:
+    """Simulated wiring of one station. ``await start()`` before the drivers start (it
+    starts the Modbus servers), ``await stop()`` after they are closed.
+
+    ``extras`` is where simulation parts find each other (the world model registers
+    itself as ``extras["world"]``); ``station_id`` names the virtual CAN channels.
+    """
+
+    def __init__(self, config: StationConfig) -> None:
+        self.config = config
+        self.station_id = config.identity.charge_point_id
+        self.extras: dict[str, object] = {}
+        self.pins = SimPinFactory()
+        self.nfc = FakeClf()
+        self._smbuses: dict[int, FakeSMBus] = {}
+        self._rtu: dict[str, ModbusRtuSim] = {}  # by bus name
+        self._tcp: dict[str, ModbusTcpSim] = {}
+        self._modbus_models: dict[tuple[str, int], ModbusDeviceModel] = {}
+        self._tcp_overrides: dict[tuple[str, int], tuple[str, int]] = {}
+        self._started = False
+        self._build()
+
+    def _build(self) -> None:
+        for bus in self.config.buses.values():
+            if bus.kind == "i2c":
+                self.smbus(int(bus.params["bus"]))
+            elif bus.kind == "modbus" and bus.driver == "rtu":
+                self._rtu[bus.name] = ModbusRtuSim(
+                    baudrate=int(bus.params.get("baudrate", 9600)),
+                    parity=str(bus.params.get("parity", "N")),
+                    stopbits=int(bus.params.get("stopbits", 1)),
+                )
+            elif bus.kind == "modbus" and bus.driver == "tcp":
+                self._tcp[bus.name] = ModbusTcpSim()
+        for connector in self.config.connectors:
+            pilot = connector.devices.get("pilot")
+            if pilot is not None and pilot.driver == "ads1115":
+                i2c = find_bus(self.config, "i2c", pilot.params["bus"])
+                if i2c is not None:
+                    smbus = self.smbus(int(i2c.params["bus"]))
+                    if smbus.device(pilot.params["address"]) is None:
+                        smbus.add_device(pilot.params["address"], Ads1115Model())
+            meter = connector.devices.get("meter")
+            if meter is not None and meter.driver == "sdm630":
+                self._add_modbus_device(meter.params["bus"], meter.params["address"], Sdm630Model())
+
+    def _add_modbus_device(self, bus_name: str, device_id: int, model: ModbusDeviceModel) -> None:
+        sim = self._rtu.get(bus_name) or self._tcp.get(bus_name)
+        if sim is None:
+            logger.warning("no Modbus bus %r configured: device %d not simulated", bus_name,
+                           device_id)
+            return
+        sim.add_device(device_id, model)
+        self._modbus_models[(bus_name, device_id)] = model
+
+    # ------------------------------------------------------------ simulation side
+
+    async def start(self) -> None:
+        """Start the simulated Modbus servers."""
+        if self._started:
+            return
+        self._started = True
+        for rtu in self._rtu.values():
+            await rtu.start()
+        for tcp in self._tcp.values():
+            await tcp.start()
+
+    async def stop(self) -> None:
+        for sim in [*self._rtu.values(), *self._tcp.values()]:
+            await sim.stop()
+        self._started = False
+
+    def smbus(self, bus: int) -> FakeSMBus:
+        """The simulated I2C bus ``bus`` (created empty if not configured)."""
+        if bus not in self._smbuses:
+            self._smbuses[bus] = FakeSMBus(bus)
+        return self._smbuses[bus]
+
+    def modbus_device(self, bus_name: str, device_id: int) -> ModbusDeviceModel | None:
+        return self._modbus_models.get((bus_name, device_id))
+
+    def meter_model(self, bus_name: str, device_id: int) -> Sdm630Model | None:
+        """The SDM630 model at ``device_id`` on the Modbus bus named ``bus_name``."""
+        model = self._modbus_models.get((bus_name, device_id))
+        return model if isinstance(model, Sdm630Model) else None
+
+    def set_tcp_override(self, host: str, port: int, target: tuple[str, int]) -> None:
+        """Route connections to ``host:port`` to ``target`` (e.g. a network-cut proxy)."""
+        self._tcp_overrides[(host, port)] = target
+
+    # ------------------------------------------------------------ Wiring
+
+    def pin_factory(self) -> SimPinFactory:
+        return self.pins
+
+    def open_smbus(self, bus: int) -> FakeSMBus:
+        return self.smbus(bus)
+
+    def serial_port(self, port: str) -> str:
+        for name, rtu in self._rtu.items():
+            bus = find_bus(self.config, "modbus", name)
+            if bus is not None and bus.params.get("port") == port:
+                if not rtu.path:
+                    raise RuntimeError("SimWiring.start() must run before the drivers start")
+                return rtu.path
+        logger.warning("serial port %s is not simulated", port)
+        return port
+
+    def tcp_endpoint(self, host: str, port: int) -> tuple[str, int]:
+        override = self._tcp_overrides.get((host, port))
+        if override is not None:
+            return override
+        for name, tcp in self._tcp.items():
+            bus = find_bus(self.config, "modbus", name)
+            if bus is not None and (bus.params.get("host"), bus.params.get("port", 502)) == (
+                host,
+                port,
+            ):
+                if tcp.server is None:
+                    raise RuntimeError("SimWiring.start() must run before the drivers start")
+                return tcp.address
+        return host, port
+
+    def can_bus(self, interface: str, channel: str, bitrate: int) -> Any:
+        import can  # late: only stations with CAN devices need it
+
+        return can.Bus(interface="virtual", channel=f"{self.station_id}-{channel}")
+
+    def open_nfc(self, device: str) -> FakeClf:
+        return self.nfc.open(device)

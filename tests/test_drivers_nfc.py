@@ -1,0 +1,81 @@
+"""Contract tests of the NFC reader driver (NfcpyReader) on a reader rig."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from drivers.interfaces import ReaderFault
+
+if TYPE_CHECKING:
+    from tests.sim_fixtures import SimNfcRig
+
+pytest_plugins = ("tests.sim_fixtures",)
+
+
+@pytest.fixture
+async def running(nfc_rig: SimNfcRig) -> AsyncIterator[list[str]]:
+    """The reader's run() in a task; yields the idTags it reports."""
+    tokens: list[str] = []
+    nfc_rig.reader.subscribe(tokens.append)
+    task = asyncio.create_task(nfc_rig.reader.run())
+    try:
+        yield tokens
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_uid_is_reported_as_upper_case_hex(nfc_rig: SimNfcRig, running: list[str]) -> None:
+    nfc_rig.require("present")
+    nfc_rig.present("04a2b3c4d5e6f7")
+    await nfc_rig.eventually(lambda: running == ["04A2B3C4D5E6F7"])
+    assert nfc_rig.reader.fault is None
+
+
+async def test_a_card_held_is_reported_once(nfc_rig: SimNfcRig, running: list[str]) -> None:
+    nfc_rig.require("present")
+    nfc_rig.present("DEADBEEF", hold_s=None)
+    await nfc_rig.eventually(lambda: running == ["DEADBEEF"])
+    await asyncio.sleep(0.1)  # many reader polls with the card still there
+    assert running == ["DEADBEEF"]
+    nfc_rig.remove()
+    nfc_rig.present("DEADBEEF")  # taken away and presented again: a second report
+    await nfc_rig.eventually(lambda: running == ["DEADBEEF", "DEADBEEF"])
+
+
+async def test_cards_one_after_another(nfc_rig: SimNfcRig, running: list[str]) -> None:
+    nfc_rig.require("present")
+    nfc_rig.present("01020304", hold_s=None)
+    await nfc_rig.eventually(lambda: running == ["01020304"])
+    nfc_rig.remove()
+    nfc_rig.present("0A0B0C0D")
+    await nfc_rig.eventually(lambda: running == ["01020304", "0A0B0C0D"])
+
+
+async def test_lost_reader_sets_the_fault_and_replug_clears_it(
+    nfc_rig: SimNfcRig, running: list[str]
+) -> None:
+    nfc_rig.require("unplug")
+    rig = nfc_rig
+    rig.unplug()
+    await asyncio.sleep(0.05)  # the reader thread notices the failure
+    assert rig.reader.fault is None  # not yet failing for lost_after_s
+    rig.clock.advance(rig.lost_after_s + 0.1)
+    await rig.eventually(lambda: rig.reader.fault is ReaderFault.LOST)
+    rig.replug()
+    await rig.eventually(lambda: rig.reader.fault is None)
+    rig.present("CAFE0001")
+    await rig.eventually(lambda: running == ["CAFE0001"])
+
+
+async def test_run_stops_when_cancelled(nfc_rig: SimNfcRig) -> None:
+    task = asyncio.create_task(nfc_rig.reader.run())
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
