@@ -350,10 +350,8 @@ class ConnectorController:
                 )
             case EndTransaction(reason=reason):
                 if self.tx is not None:
-                    self.link.stop_transaction(
-                        self.tx, self.energy_wh(), self.clock.now(), reason, self.tx.id_tag
-                    )
-                    self.tx = None
+                    tx, self.tx = self.tx, None
+                    self.spawn(self._stop_transaction(tx, reason), "stop transaction")
             case StatusChanged():
                 self._report_status()
             case SessionFault(kind=kind, active=active):
@@ -373,6 +371,16 @@ class ConnectorController:
             case _:
                 if self.dc is None or not self.dc.execute(action):
                     log.error("connector %d: action %r not handled", self.id, action)
+
+    async def _stop_transaction(self, tx: TxHandle, reason: str) -> None:
+        """StopTransaction with a fresh meter reading: the contactor is open, so what the
+        meter says now is the session's final register (the cached one can be ~1 s old)."""
+        when = self.clock.now()
+        try:
+            self.meter = await asyncio.wait_for(self.devices.meter.read(), METER_POLL_S)
+        except (DriverError, TimeoutError):
+            log.warning("connector %d: no fresh meter reading for StopTransaction", self.id)
+        self.link.stop_transaction(tx, self.energy_wh(), when, reason, tx.id_tag)
 
     async def _lock(self, lock: bool) -> None:
         device = self.devices.lock

@@ -189,7 +189,7 @@ class DemoCsms:
                 if m.cp_id == cp_id and m.direction == "<-" and m.action == action]
 
     async def wait_for(
-        self, cp_id: str, action: str, count: int = 1, timeout: float = 10.0  # noqa: ASYNC109
+        self, cp_id: str, action: str, count: int = 1, timeout: float = 10.0
     ) -> list[Any]:
         """Wait until ``count`` CALLs ``action`` arrived from the charge point; returns all."""
         async with asyncio.timeout(timeout):
@@ -198,7 +198,7 @@ class DemoCsms:
                 await self._changed.wait()
         return got
 
-    async def wait_connected(self, cp_id: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_connected(self, cp_id: str, timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout):
             while not self.connected(cp_id):
                 self._changed.clear()
@@ -258,7 +258,7 @@ class DemoCsms:
         await self._cps[cp_id].ws_wire.send(text)
 
     async def raw_call(
-        self, cp_id: str, text: str, unique_id: str, timeout: float = 10.0  # noqa: ASYNC109
+        self, cp_id: str, text: str, unique_id: str, timeout: float = 10.0
     ) -> list[Any]:
         """Send any text (malformed on purpose) and return the answer with ``unique_id``."""
         cp = self._cps[cp_id]

@@ -113,7 +113,7 @@ class StrictPeer:
             self._changed.set()
 
     async def wait_event(
-        self, event: str, where: EventFilter | None = None, timeout: float = 10.0  # noqa: ASYNC109
+        self, event: str, where: EventFilter | None = None, timeout: float = 10.0
     ) -> dict[str, Any]:
         """The first not yet returned event of that kind (matching ``where``)."""
         async with asyncio.timeout(timeout):
@@ -128,7 +128,7 @@ class StrictPeer:
                 await self._changed.wait()
 
     async def wait_for(
-        self, action: str, timeout: float = 10.0, where: EventFilter | None = None  # noqa: ASYNC109
+        self, action: str, timeout: float = 10.0, where: EventFilter | None = None
     ) -> dict[str, Any]:
         """Params of the next CALL ``action`` from the station (each returned once)."""
 
@@ -145,7 +145,7 @@ class StrictPeer:
         await self._proc.stdin.drain()
 
     async def call(
-        self, action: str, params: dict[str, Any], timeout: float = 10.0  # noqa: ASYNC109
+        self, action: str, params: dict[str, Any], timeout: float = 10.0
     ) -> dict[str, Any]:
         """Send a CALL to the station; returns the CALLRESULT, raises PeerCallError."""
         call_id = next(self._ids)
@@ -230,8 +230,11 @@ async def running(link: OcppLink) -> AsyncIterator[OcppLink]:
             await task
 
 
-async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    """Wait (polling) until ``condition()`` is true; TimeoutError otherwise."""
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` is true; TimeoutError otherwise.
+
+    Polls: the conditions are on state (``link.online``, a handle's transactionId) that
+    has no event of its own."""
     async with asyncio.timeout(timeout):
-        while not condition():
+        while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.02)

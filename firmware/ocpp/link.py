@@ -278,9 +278,12 @@ class OcppLink:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.metering.run(), name="ocpp-metering")
             while True:
-                await self._connect_once()
+                try:
+                    await self._connect_once()
+                except Exception:  # a bug must not end the link: log it, reconnect
+                    logger.exception("%s: connection attempt failed", self.charge_point_id)
                 delay = self._backoff.next()
-                logger.info("%s: reconnecting in %.1f s", self.charge_point_id, delay)
+                logger.info("%s: reconnecting in %.2f s", self.charge_point_id, delay)
                 await asyncio.sleep(delay)
 
     def _uri(self) -> str:

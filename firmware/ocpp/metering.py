@@ -199,7 +199,11 @@ class Metering:
             for local_id, running in list(self._running.items()):
                 if due[local_id] <= now:
                     running.last = now
-                    self._sample(running)
+                    try:
+                        self._sample(running)
+                    except Exception:  # one bad sample must not stop the metering
+                        logger.exception("connector %d: sampling failed",
+                                         running.handle.connector_id)
 
     def _sample(self, running: _Running) -> None:
         handle = running.handle

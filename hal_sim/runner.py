@@ -1,0 +1,182 @@
+"""Running a simulated station: the ``evse sim`` command and the harness tests use.
+
+A simulated station is the real :class:`firmware.app.StationRuntime` on the simulator's
+wiring, with the control API added to its HTTP server. Tests drive it only through that
+API (``SimulatedStation.api``) and watch the central system over a real WebSocket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from firmware.app import StationRuntime, serve_until_signal
+from firmware.config import StationConfig, load_station
+from firmware.http import make_app, serve
+from hal_sim.simulator import Simulation
+
+log = logging.getLogger(__name__)
+
+STATIONS = Path(__file__).parent / "stations"
+
+
+def default_station() -> Path:
+    return STATIONS / "ac.toml"
+
+
+def _with_id(config: StationConfig, charge_point_id: str | None) -> StationConfig:
+    if not charge_point_id:
+        return config
+    return replace(config, identity=replace(config.identity, charge_point_id=charge_point_id))
+
+
+async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
+    """``evse sim``: the station, its simulated world and (by default) a demo CSMS."""
+    config = _with_id(config, args.charge_point_id)
+    csms = None
+    url: str | None
+    if args.no_csms:
+        url = None
+    elif args.csms:
+        url = args.csms
+    else:
+        from firmware.csms_demo import serve as serve_csms
+
+        csms = await serve_csms()
+        url = csms.url
+        print(f"demo central system: {url}", flush=True)
+    config = replace(config, csms_url=url)
+    with contextlib.ExitStack() as stack:
+        state_dir = args.state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        sim = await Simulation.create(config, csms_url=url)
+        runtime = StationRuntime(
+            config, sim.wiring, state_dir=state_dir, csms_url=url, set_keys=args.set_key
+        )
+        runtime.simulation = sim  # type: ignore[attr-defined]
+        try:
+            await serve_until_signal(runtime, *args.http)
+        finally:
+            await sim.close()
+            runtime.close()
+            if csms is not None:
+                await csms.close()
+    return 0
+
+
+class SimulatedStation:
+    """A whole simulated station in this process, for tests and benchmarks.
+
+    ``async with SimulatedStation(csms_url=...) as s:`` starts it; ``await s.api("POST",
+    "/api/sim/connectors/1/plug")`` drives it; ``await s.wait(lambda st: ...)`` waits for a
+    state of ``GET /api/sim/state``.
+    """
+
+    def __init__(
+        self,
+        station: Path | str | None = None,
+        *,
+        csms_url: str | None = None,
+        state_dir: Path | None = None,
+        set_keys: Iterable[tuple[str, str]] = (),
+        charge_point_id: str | None = None,
+    ) -> None:
+        config = load_station(Path(station) if station else default_station())
+        self.config = replace(_with_id(config, charge_point_id), csms_url=csms_url)
+        self.csms_url = csms_url
+        self.state_dir = state_dir
+        self.set_keys = list(set_keys)
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self.http_url = ""
+
+    async def __aenter__(self) -> SimulatedStation:
+        self.sim = await Simulation.create(self.config, csms_url=self.csms_url)
+        self.runtime = StationRuntime(
+            self.config, self.sim.wiring, state_dir=self.state_dir,
+            csms_url=self.csms_url, set_keys=self.set_keys,
+        )
+        self.station = self.runtime.station
+        app = make_app(self.station)
+        self.sim.add_routes(app, self.station)
+        self._server = await serve(app, "127.0.0.1", 0)
+        host, port = self._server.address
+        self.http_url = f"http://{host}:{port}"
+        self._session = aiohttp.ClientSession()
+        self.runtime.recover_power_loss()
+        self._task = asyncio.create_task(self._run(), name="simulated-station")
+        await asyncio.wait_for(self.station.started.wait(), 10)
+        return self
+
+    async def _run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.station.run())
+            tg.create_task(self.sim.run())
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self, drain: bool = False) -> None:
+        """Stop as on SIGTERM (``drain``: stop transactions and deliver them first)."""
+        if self._task is None:
+            return
+        if drain:
+            self.station.stop_all("Reboot")
+            await self.runtime.drain()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self._session is not None:
+            await self._session.close()
+        await self._server.close()
+        await self.sim.close()
+        self.runtime.close()
+
+    # ------------------------------------------------------------------ driving
+    async def api(self, method: str, path: str, body: Any = None) -> Any:
+        assert self._session is not None
+        async with self._session.request(method, self.http_url + path, json=body) as resp:
+            data = await resp.json()
+            if resp.status >= 400:
+                raise AssertionError(f"{method} {path} -> {resp.status}: {data}")
+            return data
+
+    async def state(self) -> Any:
+        return await self.api("GET", "/api/sim/state")
+
+    async def connector(self, connector_id: int) -> Any:
+        state = await self.state()
+        return next(c for c in state["connectors"] if c["id"] == connector_id)
+
+    async def wait(
+        self, predicate: Callable[[Any], bool], timeout: float = 10.0, what: str = ""
+    ) -> Any:
+        """Poll ``/api/sim/state`` until ``predicate(state)`` holds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        state = None
+        while asyncio.get_running_loop().time() < deadline:
+            state = await self.state()
+            if predicate(state):
+                return state
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what or predicate}: {state}")
+
+    async def wait_connector(
+        self, connector_id: int, predicate: Callable[[Any], bool], timeout: float = 10.0,
+        what: str = "",
+    ) -> Any:
+        state = await self.wait(
+            lambda st: predicate(next(c for c in st["connectors"] if c["id"] == connector_id)),
+            timeout, what,
+        )
+        return next(c for c in state["connectors"] if c["id"] == connector_id)
