@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _csms import BenchCsms  # noqa: E402
+from _csms import BenchCsms
 
 EVSE = str(Path(sys.executable).with_name("evse"))
 

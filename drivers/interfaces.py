@@ -258,6 +258,7 @@ class EvStatus:
     soc_percent: float | None = None
     time_to_bulk_s: int | None = None
     time_to_full_s: int | None = None
+    power_delivery: bool = False  # the EV closed its contactors and asks for power
     ev_id: str | None = None  # EVCCID / MAC, for Autocharge
     error: EvCommError | None = None
 

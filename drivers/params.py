@@ -8,6 +8,7 @@ refused with the file, the key and the reason, before any hardware is touched.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -23,8 +24,10 @@ class Param:
 
     ``resource`` marks values that must be unique in a station:
     ``"gpio"`` a BCM pin number; ``"bus_address"`` a device address on the bus named by
-    the driver's ``bus`` parameter (unique per bus); ``"port"`` a serial device path.
-    Negative numbers mean "not wired" and claim nothing.
+    the driver's ``bus`` parameter (unique per bus); ``"port"`` a serial device path
+    (compared after :func:`normalise_port`). Negative numbers mean "not wired" and claim
+    nothing. A list parameter (``type=list``) checks every element against ``item``,
+    ``min`` and ``max``, and each element claims the resource.
     """
 
     type: type
@@ -34,6 +37,7 @@ class Param:
     choices: tuple[Any, ...] | None = None
     resource: ResourceKind | None = None
     doc: str = ""
+    item: builtins.type | None = None  # list parameters: the type of each element (min/max apply)
 
     @property
     def required(self) -> bool:
@@ -58,3 +62,20 @@ def i2c_address(doc: str, default: Any = REQUIRED) -> Param:
 def modbus_address(doc: str, default: Any = REQUIRED) -> Param:
     """A Modbus device id, unique on its bus."""
     return Param(int, default, min=1, max=247, resource="bus_address", doc=doc)
+
+
+def pins(doc: str, default: Any = REQUIRED) -> Param:
+    """A list of BCM GPIO numbers (each 0–27, each claimed), e.g. several door contacts."""
+    return Param(list, default, min=0, max=27, resource="gpio", doc=doc, item=int)
+
+
+def normalise_port(port: str) -> str:
+    """The device a port setting opens, so two spellings of one port compare equal.
+
+    nfcpy names a UART ``tty:AMA0:pn532`` (= ``/dev/ttyAMA0``); other settings give the
+    path itself. USB ids (``usb:072f:2200``) and anything else stay as written.
+    """
+    if port.startswith("tty:"):
+        name = port.split(":")[1]
+        return f"/dev/tty{name}" if name else port
+    return port

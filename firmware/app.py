@@ -84,7 +84,9 @@ class StationRuntime:
             if record.stopped:
                 continue
             handle = record.handle()
-            meter = record.last_meter_wh if record.last_meter_wh is not None else handle.meter_start_wh
+            meter = record.last_meter_wh
+            if meter is None:
+                meter = handle.meter_start_wh
             when = record.last_meter_time or handle.started
             log.warning(
                 "connector %d: transaction %d interrupted by power loss: stopping at %.0f Wh",
@@ -94,10 +96,14 @@ class StationRuntime:
 
     async def drain(self, timeout: float = DRAIN_S) -> None:
         """Wait (bounded) until queued transaction messages are delivered."""
-        if not self.station.link.online:
-            return
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.store.queue_len() and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        connectors = self.station.connectors.values()
+        while any(c.stopping for c in connectors) and loop.time() < deadline:
+            await asyncio.sleep(0.01)  # stops are recorded (persistently) before we go
+        while (
+            self.station.link.online and self.store.queue_len() and loop.time() < deadline
+        ):
             await asyncio.sleep(0.05)
 
     def close(self) -> None:

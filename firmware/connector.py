@@ -116,6 +116,7 @@ class ConnectorController:
         self.meter: MeterReading | None = None
         self.tx: TxHandle | None = None
         self.plug_cycles = 0
+        self.stopping = 0  # StopTransactions waiting for their final meter reading
         self.budget_a: float = cfg.max_current_a
         self._cable_a: float | None = None
         self._offer: float | None = None
@@ -376,11 +377,14 @@ class ConnectorController:
         """StopTransaction with a fresh meter reading: the contactor is open, so what the
         meter says now is the session's final register (the cached one can be ~1 s old)."""
         when = self.clock.now()
+        self.stopping += 1
         try:
             self.meter = await asyncio.wait_for(self.devices.meter.read(), METER_POLL_S)
         except (DriverError, TimeoutError):
             log.warning("connector %d: no fresh meter reading for StopTransaction", self.id)
-        self.link.stop_transaction(tx, self.energy_wh(), when, reason, tx.id_tag)
+        finally:
+            self.stopping -= 1
+            self.link.stop_transaction(tx, self.energy_wh(), when, reason, tx.id_tag)
 
     async def _lock(self, lock: bool) -> None:
         device = self.devices.lock

@@ -238,6 +238,8 @@ class DcSession(Session):
             self._stop_tx(StopReason.LOCAL, now)
         elif self._phase is DcPhase.CHARGING:
             self._follow_ev()
+        elif self._phase is DcPhase.PRECHARGE:
+            self._precharge_done(now)
 
     def _on_output(self, voltage: float, current: float, now: float) -> None:
         lim = self.limits
@@ -253,9 +255,7 @@ class DcSession(Session):
                     self._phase = DcPhase.INSULATION  # same deadline: one cable-check budget
                     self._progress.append(MeasureInsulation())
             case DcPhase.PRECHARGE:
-                if abs(voltage - self._battery_v()) <= lim.precharge_tolerance_v:
-                    self._enter(DcPhase.CHARGING, now)
-                    self._follow_ev()
+                self._precharge_done(now)
             case DcPhase.RAMP_DOWN:
                 if abs(current) <= lim.safe_current_a:
                     self._enter_weld_check(now)
@@ -265,6 +265,15 @@ class DcSession(Session):
                         self._fail(SessionFaultKind.WELDED, f"{voltage:.1f} V", now)
                     else:
                         self._finish(self._stop_reason or StopReason.LOCAL)
+
+    def _precharge_done(self, now: float) -> None:
+        """Charging starts when the output matches the battery and the EV has closed its
+        contactors (ISO 15118 PowerDelivery start); before that the set-point stays."""
+        if self._output is None or not self._ev.power_delivery:
+            return
+        if abs(self._output[0] - self._battery_v()) <= self.limits.precharge_tolerance_v:
+            self._enter(DcPhase.CHARGING, now)
+            self._follow_ev()
 
     def _enter_weld_check(self, now: float) -> None:
         self._weld_from = now + self.timers.weld_check_delay_s

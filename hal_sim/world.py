@@ -240,6 +240,7 @@ class ConnectorSim:
             max_voltage_v=ev.params.max_voltage_v,
             max_current_a=ev.params.max_current_a,
             battery_voltage_v=round(ev.battery_voltage(), 1),
+            power_delivery=ev.battery_connected,
             soc_percent=round(ev.soc, 1),
             time_to_bulk_s=bulk,
             time_to_full_s=full,

@@ -236,5 +236,5 @@ async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
     Polls: the conditions are on state (``link.online``, a handle's transactionId) that
     has no event of its own."""
     async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110
+        while not condition():
             await asyncio.sleep(0.02)

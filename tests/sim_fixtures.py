@@ -140,7 +140,7 @@ async def eventually(predicate: Callable[[], bool], within_s: float = 3.0) -> No
     Polls: the conditions tested live on simulated wires and in driver threads, which
     have nothing to await."""
     async with asyncio.timeout(within_s):
-        while not predicate():  # noqa: ASYNC110
+        while not predicate():
             await asyncio.sleep(0.002)
 
 

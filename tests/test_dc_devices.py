@@ -106,7 +106,7 @@ class DcRig:
         circuit = self.hw.connector(self.cid).contactor
         assert circuit is not None
         async with asyncio.timeout(3):
-            while not circuit.closed:  # noqa: ASYNC110  (simulated mechanics)
+            while not circuit.closed:
                 await asyncio.sleep(0.002)
 
     async def ready_ev(self, **ev: float) -> None:

@@ -104,6 +104,8 @@ class Rig:
     def to_charging(self) -> None:
         self.to_precharge()
         self(OutputMeasured(385.0, 0.0))
+        assert self.s.phase is DcPhase.PRECHARGE  # the EV has not closed its contactors
+        self.ev(power_delivery=True)
         assert self.s.phase is DcPhase.CHARGING
 
     def to_weld_check(self) -> None:
@@ -145,14 +147,17 @@ def test_whole_ccs_sequence(rig: Rig) -> None:
     assert rig(OutputMeasured(481.0, 0.0)) == [MeasureInsulation()]
     assert rig(InsulationMeasured(2e6)) == [StackSetpoint(380.0, 2.0)]  # precharge
     assert rig(OutputMeasured(300.0, 0.0)) == []
-    assert rig(OutputMeasured(395.0, 0.0)) == [
+    assert rig(OutputMeasured(395.0, 0.0)) == []  # matched; the EV closes its contactors
+    assert rig.ev(power_delivery=True) == [
         StackSetpoint(400.0, 100.0),
         StatusChanged(S.CHARGING),
     ]
     # The setpoint follows the EV within the connector maximum (125 A, 50 kW).
-    assert rig.ev(target_current_a=150.0) == [StackSetpoint(400.0, 125.0)]
-    assert rig.ev(target_current_a=150.0) == []  # unchanged: nothing sent
-    assert rig.ev(target_voltage_v=450.0, target_current_a=150.0) == [
+    assert rig.ev(target_current_a=150.0, power_delivery=True) == [
+        StackSetpoint(400.0, 125.0)
+    ]
+    assert rig.ev(target_current_a=150.0, power_delivery=True) == []  # unchanged
+    assert rig.ev(target_voltage_v=450.0, target_current_a=150.0, power_delivery=True) == [
         StackSetpoint(450.0, 50_000 / 450.0)
     ]
     # Stop: ramp down, then power off before the contactor opens, then the weld check.

@@ -341,7 +341,7 @@ async def test_run_ticks_the_world(api: ApiRig) -> None:
     task = asyncio.create_task(api.sim.run())
     try:
         async with asyncio.timeout(3):
-            while meter.state.voltage_v == (230.0, 230.0, 230.0):  # noqa: ASYNC110
+            while meter.state.voltage_v == (230.0, 230.0, 230.0):
                 await asyncio.sleep(0.01)
     finally:
         task.cancel()

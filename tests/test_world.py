@@ -315,7 +315,7 @@ async def ac() -> AsyncIterator[WorldRig]:
 
 async def eventually(predicate: Callable[[], bool], within_s: float = 3.0) -> None:
     async with asyncio.timeout(within_s):
-        while not predicate():  # noqa: ASYNC110  (simulated wires: nothing to await)
+        while not predicate():
             await asyncio.sleep(0.002)
 
 

@@ -224,6 +224,12 @@ def _buses(
         checked = sections.check(f"bus.{kind}", key, table)
         if checked is not None:
             buses[name] = BusConfig(kind, name, checked.driver, checked.params, key)
+            number = checked.params.get("bus")
+            if kind == "i2c" and isinstance(number, int):
+                # One owner per bus: two owners of one /dev/i2c-N would interleave
+                # transactions behind each other's lock.
+                sections.claim(("i2c_bus", number), f"I2C bus /dev/i2c-{number}",
+                               join(key, "bus"))
     return buses
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from drivers.params import Param
+from drivers.params import Param, normalise_port
 from drivers.registry import UnknownDriver, driver_class
 from firmware.config.values import BAD, Problems, check_keys, check_param, join
 
@@ -52,7 +52,7 @@ class DriverSections:
         check_keys(self._problems, key, table, ["driver", *declared])
         params = self._params(key, table, declared)
         bus_kind = getattr(cls, "BUS_KIND", None)
-        if isinstance(bus_kind, str):
+        if isinstance(bus_kind, str) and not _optional_bus_left_out(declared, params):
             self._check_bus_reference(key, bus_kind, params)
         self._claim_resources(key, table, declared, params)
         if len(self._problems.items) != before:
@@ -130,26 +130,48 @@ class DriverSections:
             if resource is None or name not in params:
                 continue
             value = params[name]
-            claim: tuple[Any, ...]
-            if resource == "gpio":
-                if not isinstance(value, int) or value < 0:
-                    continue  # -1: not wired, claims nothing
-                claim, label = ("gpio", value), f"GPIO {value}"
-            elif resource == "bus_address":
-                bus = params.get("bus")
-                if not isinstance(bus, str) or bus not in self._buses:
-                    continue
-                kind = self._buses[bus]
-                shown = f"0x{value:02x}" if kind == "i2c" and isinstance(value, int) else value
-                label = f"{_ADDRESS_LABELS.get(kind, 'address')} {shown} on bus {bus!r}"
-                claim = ("bus_address", bus, value)
-            elif resource == "port":
-                claim, label = ("port", value), f"serial port {value!r}"
+            if isinstance(value, tuple):  # a list parameter: every element claims
+                for n, element in enumerate(value, 1):
+                    self._claim_one(key, f"{name}[{n}]", resource, element, params)
             else:
-                claim, label = (resource, value), f"{resource.replace('_', ' ')} {value!r}"
-            self._claim(claim, label, join(key, name))
+                self._claim_one(key, name, resource, value, params)
+
+    def _claim_one(
+        self, key: str, name: str, resource: str, value: Any, params: Mapping[str, Any]
+    ) -> None:
+        claim: tuple[Any, ...]
+        if resource == "gpio":
+            if not isinstance(value, int) or value < 0:
+                return  # -1: not wired, claims nothing
+            claim, label = ("gpio", value), f"GPIO {value}"
+        elif resource == "bus_address":
+            bus = params.get("bus")
+            if not isinstance(bus, str) or bus not in self._buses:
+                return
+            kind = self._buses[bus]
+            shown = f"0x{value:02x}" if kind == "i2c" and isinstance(value, int) else value
+            label = f"{_ADDRESS_LABELS.get(kind, 'address')} {shown} on bus {bus!r}"
+            claim = ("bus_address", bus, value)
+        elif resource == "port":
+            # tty:AMA0:pn532 (nfcpy) and /dev/ttyAMA0 are the same UART.
+            claim, label = ("port", normalise_port(str(value))), f"serial port {value!r}"
+        else:
+            claim, label = (resource, value), f"{resource.replace('_', ' ')} {value!r}"
+        self._claim(claim, label, join(key, name))
+
+    def claim(self, claim: tuple[Any, ...], label: str, key: str) -> None:
+        """Claim a resource found outside a driver's ``PARAMS`` (e.g. an I2C bus number);
+        a second claim of the same resource is a problem at ``key``."""
+        self._claim(claim, label, key)
 
     def _claim(self, claim: tuple[Any, ...], label: str, key: str) -> None:
         other = self._claims.setdefault(claim, key)
         if other != key:
             self._problems.add(key, f"{label} already used by {other}")
+
+
+def _optional_bus_left_out(declared: Mapping[str, Param], params: Mapping[str, Any]) -> bool:
+    """A driver whose ``bus`` defaults to "" uses the bus only if one is named (e.g. an
+    optional ADC reading); left at "" it references no bus and claims no address."""
+    bus = declared.get("bus")
+    return bus is not None and bus.default == "" and params.get("bus") == ""

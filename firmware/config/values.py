@@ -78,6 +78,7 @@ _TYPE_NAMES: Final[dict[type, str]] = {
     float: "a number",
     str: "a string",
     bool: "a boolean (true or false)",
+    list: "an array",
 }
 
 
@@ -147,7 +148,12 @@ def check_choice(problems: Problems, key: str, value: Any, choices: Iterable[Any
 
 
 def check_param(problems: Problems, key: str, value: Any, param: Param) -> Any:
-    """``value`` checked against a declared driver parameter: type, choices, range."""
+    """``value`` checked against a declared driver parameter: type, choices, range.
+
+    A list parameter (``param.type is list``) must be a non-empty array whose elements
+    each pass the checks of ``param.item``; it comes back as a tuple."""
+    if param.type is list:
+        return _check_list(problems, key, value, param)
     checked = check_type(problems, key, value, param.type)
     if checked is BAD:
         return BAD
@@ -157,6 +163,19 @@ def check_param(problems: Problems, key: str, value: Any, param: Param) -> Any:
     if is_number and not check_range(problems, key, checked, param.min, param.max):
         return BAD
     return checked
+
+
+def _check_list(problems: Problems, key: str, value: Any, param: Param) -> Any:
+    if check_type(problems, key, value, list) is BAD:
+        return BAD
+    if not value:
+        problems.add(key, "must not be empty")
+        return BAD
+    element = Param(param.item or str, min=param.min, max=param.max, choices=param.choices)
+    before = len(problems.items)
+    # 1-based like connectors[1]: the installer counts the entries of the array.
+    items = [check_param(problems, f"{key}[{n}]", v, element) for n, v in enumerate(value, 1)]
+    return BAD if len(problems.items) != before else tuple(items)
 
 
 def check_text(

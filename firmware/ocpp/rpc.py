@@ -243,6 +243,8 @@ class Rpc:
                     result = await future
             finally:
                 self._pending.pop(unique_id, None)
+                if future.done() and not future.cancelled():
+                    future.exception()  # retrieved: no "never retrieved" noise if unawaited
         problem = schema_error(action, result, response=True)
         if problem is not None:
             raise InvalidMessage(f"{action}.conf from the central system: {problem.details}")

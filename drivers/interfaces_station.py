@@ -1,0 +1,168 @@
+"""The HAL contract of the station-level devices (and the extras of some connector roles).
+
+Same rules as :mod:`drivers.interfaces`: one interface per role, readings as plain values,
+a closed set of faults raised as :class:`drivers.errors.DeviceFaulted` (``fault`` is a
+member of the enums below or of the role's enum there), :class:`drivers.errors.DeviceSilent`
+when a device does not answer. Callbacks run on the event loop thread. Drivers are built
+from their section without I/O, ``await start()`` claims the hardware, ``close()`` frees it.
+
+Roles: doors and stop button (supervised contacts), temperature, tilt, LED ring (per
+connector), display, mobile modem; RDC-DD with a DC reading and a reset
+(:class:`ResettableRcd`, a :class:`~drivers.interfaces.ResidualCurrentMonitor`). The Bender
+IMD implements :class:`~drivers.interfaces.InsulationMonitor` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from drivers.interfaces import ResidualCurrentMonitor
+
+# --------------------------------------------------------------------------- sensors
+
+
+class SensorFault(StrEnum):
+    """Faults of a sensor that answers on its bus (silence is ``DeviceSilent``)."""
+
+    OUT_OF_RANGE = "out_of_range"  # a value the part cannot produce: broken or not ready
+    WRONG_DEVICE = "wrong_device"  # something answers at the address, but not this part
+    SELF_TEST_FAILED = "self_test_failed"
+
+
+class TemperatureSensor(Protocol):
+    """A temperature inside the station housing (TMP117, NTC on an ADC, ...)."""
+
+    async def read_c(self) -> float:
+        """Degrees Celsius. Raises ``DeviceSilent``, ``DeviceFaulted(SensorFault)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class TiltReading:
+    """One accelerometer reading: the raw axis counts as the part gives them (what the AC
+    list's 407 info shows, ``-4128/96/-32``), the same in g, and the angle between
+    gravity now and gravity in the installed position, in degrees."""
+
+    raw: tuple[int, int, int]
+    g: tuple[float, float, float]
+    tilt_deg: float
+
+
+class TiltSensor(Protocol):
+    """An accelerometer fixed to the housing, telling how far it leans."""
+
+    async def read(self) -> TiltReading:
+        """Raises ``DeviceSilent``, ``DeviceFaulted(SensorFault.OUT_OF_RANGE)``."""
+
+    async def self_test(self) -> None:
+        """The part's built-in self-test; raises ``DeviceFaulted(SELF_TEST_FAILED)``."""
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+class Doors(Protocol):
+    """The service doors' contacts: any door open counts as open.
+
+    Contacts are wired so that a broken wire reads "open" (fail-safe)."""
+
+    @property
+    def open(self) -> bool:
+        """At least one door is open (or its wire is broken)."""
+
+    @property
+    def open_doors(self) -> tuple[int, ...]:
+        """The open doors, numbered from 1 in the order of the configured pins."""
+
+    def subscribe(self, on_change: Callable[[bool], None]) -> None:
+        """Call ``on_change(any_open)`` on the event loop whenever that changes."""
+
+
+class StopButton(Protocol):
+    """The (optional) stop button on the front door. A broken wire reads "pressed"."""
+
+    @property
+    def pressed(self) -> bool: ...
+
+    def subscribe(self, on_change: Callable[[bool], None]) -> None:
+        """Call ``on_change(pressed)`` on the event loop whenever it changes."""
+
+
+# --------------------------------------------------------------------------- RDC-DD
+
+
+class ResettableRcd(ResidualCurrentMonitor, Protocol):
+    """An RDC-DD (IEC 62955) with a DC residual current reading and a reset input."""
+
+    async def read_dc_leakage_ma(self) -> float:
+        """Measure the smooth DC residual current now (mA); also updates
+        ``dc_leakage_ma``. Raises ``DeviceSilent`` / ``DeviceFaulted(SensorFault)``."""
+
+    async def reset(self) -> None:
+        """Run the reset sequence after a trip; raises ``DeviceFaulted(RcdFault)`` when the
+        trip does not clear (the residual current is still there, or the device is
+        stuck)."""
+
+
+# --------------------------------------------------------------------------- indicators
+
+Rgb = tuple[int, int, int]
+"""A colour, 0–255 per channel."""
+
+
+class LedRing(Protocol):
+    """The LED ring (holder light) of one connector."""
+
+    async def set_color(self, rgb: Rgb) -> None:
+        """Show ``rgb`` (black = off). Raises ``DeviceSilent``."""
+
+    @property
+    def color(self) -> Rgb:
+        """The colour last shown."""
+
+
+class Display(Protocol):
+    """The station display: one message per connector (connector 0: the station)."""
+
+    async def show(self, connector_id: int, text: str) -> None:
+        """Show ``text`` for the connector (replacing its previous message)."""
+
+    def text(self, connector_id: int) -> str:
+        """The message last shown for the connector ("" if none)."""
+
+
+# --------------------------------------------------------------------------- modem
+
+
+class ModemFault(StrEnum):
+    NO_SIM = "no_sim"  # the modem answers, the SIM card does not
+    NOT_REGISTERED = "not_registered"  # no network operator
+    BAD_ANSWER = "bad_answer"  # an answer that does not parse
+
+
+@dataclass(frozen=True, slots=True)
+class ModemInfo:
+    """What the modem reports: the read-only keys MobileRSSI, MobileProvider and
+    MobileConnectionStandard, and the BootNotification's iccid / imsi. ``None`` where
+    the modem does not know (no signal: CSQ 99, no SIM, not registered)."""
+
+    rssi_dbm: int | None = None
+    operator: str | None = None
+    technology: str | None = None  # "2G", "3G", "4G", "5G"
+    iccid: str | None = None
+    imsi: str | None = None
+
+
+class Modem(Protocol):
+    """A mobile modem on a serial port, spoken to with AT commands."""
+
+    async def read(self) -> ModemInfo:
+        """Query everything. Raises ``DeviceSilent`` when the modem does not answer and
+        ``DeviceFaulted(ModemFault.BAD_ANSWER)`` on nonsense; a missing SIM or network
+        shows as ``None`` fields, with ``fault`` telling why."""
+
+    @property
+    def fault(self) -> ModemFault | None:
+        """NO_SIM / NOT_REGISTERED after the last read, else None."""
