@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 
 class BenchCsms:
@@ -38,6 +39,12 @@ class BenchCsms:
         return {}
 
     async def _handler(self, ws: ServerConnection) -> None:
+        try:
+            await self._serve(ws)
+        except ConnectionClosed:
+            pass  # the station went away (benchmarks kill it on purpose)
+
+    async def _serve(self, ws: ServerConnection) -> None:
         async for raw in ws:
             t = time.perf_counter()
             msg = json.loads(raw)

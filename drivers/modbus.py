@@ -26,6 +26,10 @@ from drivers.errors import DeviceSilent, DriverError
 from drivers.params import Param
 
 logger = logging.getLogger(__name__)
+# pymodbus logs every timeout at ERROR with a dump of the last frames; a silent device is
+# an expected condition here, reported once by the driver (DeviceSilent) and the fault
+# layer, so the library's own lines would only flood the log.
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 
 class ModbusBus:
