@@ -213,7 +213,10 @@ class DcSession(Session):
 
     def _follow_ev(self) -> None:
         voltage = min(self._ev.target_voltage_v or self._battery_v(), self.max_voltage_v)
-        self._setpoint_to(voltage, self.current_limit_a(voltage))
+        # A power limit becomes a current at the voltage the output really runs at (the
+        # battery's, in constant-current charging), not at the voltage set-point above it.
+        at = self._output[0] if self._output is not None and self._output[0] > 0 else voltage
+        self._setpoint_to(voltage, round(self.current_limit_a(at), 1))
 
     def _on_ev(self, status: EvStatus, now: float) -> None:
         self._ev = status
@@ -233,7 +236,7 @@ class DcSession(Session):
         if status.error is not None:
             self._stop_tx(StopReason.OTHER, now)
         elif self._phase is DcPhase.WAIT_EV and status.ready:
-            self._enter(DcPhase.PRE_CHECK, now, self.timers.cable_check_timeout_s)
+            self._start_when_powered(now)
         elif self._phase in (*_BEFORE_CHARGING, DcPhase.CHARGING) and not status.ready:
             self._stop_tx(StopReason.LOCAL, now)
         elif self._phase is DcPhase.CHARGING:
@@ -381,14 +384,27 @@ class DcSession(Session):
     def _kind_deadlines(self) -> list[float]:
         return [] if self._phase_deadline is None else [self._phase_deadline]
 
-    def _on_offer(self) -> None:
+    def _no_power(self) -> bool:
+        return self._offer_a <= 0.0 or self._offer_w == 0.0
+
+    def _start_when_powered(self, now: float) -> None:
+        """FCFS: a session the budget gives nothing does not start its cable check; it
+        waits (SuspendedEVSE) until power is free."""
+        if not self._no_power():
+            self._enter(DcPhase.PRE_CHECK, now, self.timers.cable_check_timeout_s)
+
+    def _on_offer(self, now: float) -> None:
         if self._phase is DcPhase.CHARGING:
             self._follow_ev()
+        elif self._phase is DcPhase.WAIT_EV and self._ev.ready:
+            self._start_when_powered(now)
 
     def _tx_status(self) -> ChargePointStatus:
         if self._phase is DcPhase.CHARGING:
-            paused = self._offer_a <= 0.0 or self._offer_w == 0.0
+            paused = self._no_power()
             return ChargePointStatus.SUSPENDED_EVSE if paused else ChargePointStatus.CHARGING
+        if self._phase is DcPhase.WAIT_EV and self._ev.ready and self._no_power():
+            return ChargePointStatus.SUSPENDED_EVSE
         if self._phase in (DcPhase.RAMP_DOWN, DcPhase.WELD_CHECK):
             return ChargePointStatus.FINISHING
         return ChargePointStatus.PREPARING

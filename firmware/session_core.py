@@ -219,7 +219,7 @@ class Session:
             case OfferChanged(amps=amps, watts=watts):
                 self._offer_a = max(0.0, amps)
                 self._offer_w = None if watts is None else max(0.0, watts)
-                self._on_offer()
+                self._on_offer(now)
             case FaultRaised(code=code, blocking=blocking, stop_reason=reason):
                 if blocking:
                     already = self.faulted
@@ -438,5 +438,5 @@ class Session:
     def _on_new_authorization(self) -> None:
         """An authorization was accepted (AC: retry a failed lock)."""
 
-    def _on_offer(self) -> None:
+    def _on_offer(self, now: float) -> None:
         """The offer changed (DC: follow it with the setpoint)."""
