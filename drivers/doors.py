@@ -23,9 +23,13 @@ logger = logging.getLogger(__name__)
 LEVELS = ("low", "high")
 
 
-class _Contacts:
-    """Inputs whose device is *active* in the safe state (door closed, button released):
-    gpiozero's pull resistor then holds the inactive, unsafe level on an open wire."""
+class SupervisedContacts:
+    """Fail-safe contact inputs (doors, stop button, an IMD's alarm relay).
+
+    Each input's gpiozero device is *active* in the safe state (door closed, button
+    released, relay healthy), so the pull resistor holds the unsafe level on an open wire.
+    ``start(on_edge)`` claims the pins; ``on_edge()`` runs on the loop for every edge and
+    should call :meth:`update`, which tells the subscribers when "any unsafe" changes."""
 
     def __init__(self, ctx: DriverContext, pin_numbers: tuple[int, ...], safe_level: str) -> None:
         self._ctx = ctx
@@ -92,7 +96,7 @@ class GpioDoors:
     def __init__(self, params: Mapping[str, Any], ctx: DriverContext) -> None:
         self._ctx = ctx
         self._pins: tuple[int, ...] = tuple(params["pins"])
-        self._contacts = _Contacts(ctx, self._pins, params.get("closed_level", "low"))
+        self._contacts = SupervisedContacts(ctx, self._pins, params.get("closed_level", "low"))
 
     async def start(self) -> None:
         """Claim the inputs."""
@@ -140,7 +144,8 @@ class GpioStopButton:
 
     def __init__(self, params: Mapping[str, Any], ctx: DriverContext) -> None:
         self._pin: int = params["pin"]
-        self._contacts = _Contacts(ctx, (self._pin,), params.get("released_level", "low"))
+        released = params.get("released_level", "low")
+        self._contacts = SupervisedContacts(ctx, (self._pin,), released)
 
     async def start(self) -> None:
         self._contacts.start(self._on_edge)

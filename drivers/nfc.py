@@ -31,7 +31,10 @@ class NfcpyReader:
     """
 
     PARAMS: ClassVar[dict[str, Param]] = {
-        "device": Param(str, doc="nfcpy device string, e.g. tty:AMA0:pn532, usb:072f:2200"),
+        "device": Param(
+            str, resource="port",
+            doc="nfcpy device string, e.g. tty:AMA0:pn532 (PN532 on /dev/ttyAMA0), usb:072f:2200",
+        ),
         "lost_after_s": Param(float, 5.0, min=1, max=60, doc="failing this long = reader lost"),
     }
 
@@ -40,6 +43,7 @@ class NfcpyReader:
         self._device: str = params["device"]
         self._lost_after_s: float = params.get("lost_after_s", 5.0)
         self._subscribers: list[Callable[[str], None]] = []
+        self._fault_subscribers: list[Callable[[ReaderFault | None], None]] = []
         self._fault: ReaderFault | None = None
 
     async def start(self) -> None:
@@ -51,6 +55,11 @@ class NfcpyReader:
     def subscribe(self, on_token: Callable[[str], None]) -> None:
         """Call ``on_token(id_tag)`` on the event loop for every card presented."""
         self._subscribers.append(on_token)
+
+    def subscribe_fault(self, on_fault: Callable[[ReaderFault | None], None]) -> None:
+        """Call ``on_fault(fault)`` on the event loop whenever ``fault`` changes (reader
+        lost: ``ReaderFault.LOST``, the AC list's 109; working again: None)."""
+        self._fault_subscribers.append(on_fault)
 
     @property
     def fault(self) -> ReaderFault | None:
@@ -156,3 +165,5 @@ class NfcpyReader:
         else:
             logger.error("NFC reader %s lost", self._device)
         self._fault = fault
+        for callback in list(self._fault_subscribers):
+            callback(fault)

@@ -35,9 +35,41 @@ DRIVERS: dict[str, dict[str, str]] = {
     "token_reader": {"nfcpy": "drivers.nfc:NfcpyReader"},
 }
 
-CONNECTOR_ROLES = ("pilot", "contactor", "lock", "rcd", "meter", "power_stack", "imd", "ev_comm")
-STATION_ROLES = ("token_reader",)
+# Station devices and the extras of some connector roles (issue "Hardware layer complete").
+DRIVERS["rcd"]["rdc_dd"] = "drivers.rdc:RdcDd"
+DRIVERS["imd"]["bender_isocha425"] = "drivers.imd_bender:BenderIsoCha425"
+DRIVERS.update(
+    {
+        "led": {"pca9685": "drivers.leds:Pca9685Ring"},
+        "doors": {"gpio": "drivers.doors:GpioDoors"},
+        "stop_button": {"gpio": "drivers.doors:GpioStopButton"},
+        "temperature": {"tmp117": "drivers.tmp117:Tmp117"},
+        "tilt": {"adxl345": "drivers.adxl345:Adxl345Tilt"},
+        "display": {
+            "hd44780": "drivers.display:Hd44780Display",
+            "log": "drivers.display:LogDisplay",
+        },
+        "modem": {"at": "drivers.modem:AtModem"},
+    }
+)
+
+CONNECTOR_ROLES: tuple[str, ...] = (
+    "pilot", "contactor", "lock", "rcd", "meter", "power_stack", "imd", "ev_comm", "led"
+)
+STATION_ROLES: tuple[str, ...] = (
+    "token_reader", "doors", "stop_button", "temperature", "tilt", "display", "modem"
+)
 BUS_KINDS = ("i2c", "modbus", "can")
+
+# DC power (issue "DC fast charging"): CAN bus owners per interface, the power-module pool
+# (a station device), each DC connector's module group, the DC meter.
+DRIVERS["bus.can"].update(
+    {"socketcan": "drivers.can_bus:SocketCanBus", "virtual": "drivers.can_bus:VirtualCanBus"}
+)
+DRIVERS["power_modules"] = {"infypower": "drivers.infypower:InfyPowerModules"}
+DRIVERS["power_stack"]["module_group"] = "drivers.module_group:ModuleGroupStack"
+DRIVERS["meter"]["acrel_djsf1352"] = "drivers.acrel:AcrelDjsf1352Meter"
+STATION_ROLES = (*STATION_ROLES, "power_modules")
 
 
 class UnknownDriver(LookupError):

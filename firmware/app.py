@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from drivers.wiring import BoardWiring, Wiring
@@ -21,6 +22,7 @@ from firmware.clock import SystemClock
 from firmware.config import ConfigError, StationConfig, load_station
 from firmware.http import make_app, serve
 from firmware.ocpp.keys import ConfigKeys, InvalidValue
+from firmware.ocpp.keys_catalog import apply_station
 from firmware.ocpp.link import OcppLink
 from firmware.ports import CentralSystemLink
 from firmware.station import Station
@@ -29,6 +31,8 @@ from firmware.store import Store
 log = logging.getLogger(__name__)
 
 DRAIN_S = 5.0  # on SIGTERM: how long to wait for queued transaction messages
+# ``evse run`` exits with this after a soft Reset: systemd (Restart=always) starts it again.
+RESTART_EXIT_CODE = 75
 
 
 class StationRuntime:
@@ -50,8 +54,11 @@ class StationRuntime:
             state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(state_dir / "station.sqlite" if state_dir is not None else None)
         self.keys = ConfigKeys(self.store)
+        apply_station(self.keys, config, csms_url)
         for name, value in set_keys:
             self.keys.set_initial(name, value)
+        config, csms_url = persisted_identity(self.keys, config, csms_url)
+        self.config = config
         self.csms_url = csms_url
         clock_ = self.clock
 
@@ -75,6 +82,8 @@ class StationRuntime:
             link_factory=link_factory if csms_url else None,
             key=self.keys.get,
             persist_meter=lambda tx, wh: self.store.persist_meter(tx.local_id, wh, clock_.now()),
+            store=self.store,
+            watch_key=self.keys.on_change,
         )
 
     def recover_power_loss(self) -> None:
@@ -110,6 +119,25 @@ class StationRuntime:
         self.store.close()
 
 
+def persisted_identity(
+    keys: ConfigKeys, config: StationConfig, csms_url: str | None
+) -> tuple[StationConfig, str | None]:
+    """The charge point id and central system URL to use: chargePointIdentity and
+    WebSocketUrl when the central system (or ``--set-key``) changed them, which takes
+    effect at the next start (both keys answer RebootRequired); the station file's and
+    the command line's otherwise. A station without a central system stays without."""
+    cp_id = keys.get("chargePointIdentity")
+    if cp_id and keys.persisted("chargePointIdentity") and cp_id != config.identity.charge_point_id:
+        log.info("charge point id %s (chargePointIdentity; the station file says %s)",
+                 cp_id, config.identity.charge_point_id)
+        config = replace(config, identity=replace(config.identity, charge_point_id=cp_id))
+    url = keys.get("WebSocketUrl")
+    if csms_url is not None and url and keys.persisted("WebSocketUrl") and url != csms_url:
+        log.info("central system %s (WebSocketUrl; configured: %s)", url, csms_url)
+        csms_url = url
+    return config, csms_url
+
+
 def _load(path: Path) -> StationConfig | None:
     try:
         return load_station(path)
@@ -118,12 +146,22 @@ def _load(path: Path) -> StationConfig | None:
         return None
 
 
-async def serve_until_signal(runtime: StationRuntime, host: str, port: int) -> None:
-    """Run the station and its HTTP server until SIGTERM/SIGINT, then stop cleanly."""
+async def serve_until_signal(runtime: StationRuntime, host: str, port: int) -> bool | None:
+    """Run the station and its HTTP server until SIGTERM/SIGINT, then stop cleanly.
+
+    Returns None after a signal; after a Reset the station asked for, whether it was hard
+    (the caller restarts: in-process in simulation, by exiting or rebooting on a board)."""
     stop = asyncio.Event()
+    restart: list[bool] = []
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    def on_restart(hard: bool) -> None:
+        restart.append(hard)
+        stop.set()
+
+    runtime.station.on_restart = on_restart
     runtime.recover_power_loss()
     app = make_app(runtime.station)
     sim = getattr(runtime, "simulation", None)
@@ -140,12 +178,20 @@ async def serve_until_signal(runtime: StationRuntime, host: str, port: int) -> N
                 tasks.append(tg.create_task(sim.run(), name="simulation"))
             await stop.wait()
             log.info("stopping: closing transactions")
-            runtime.station.stop_all("Reboot")
+            runtime.station.stop_all("Reboot")  # after a Reset: already stopped
             await runtime.drain()
             for task in tasks:  # cancelled children end the group without an error
                 task.cancel()
     finally:
         await server.close()
+    return restart[0] if restart else None
+
+
+async def reboot_board() -> None:
+    """Hard reset on a board: reboot the machine (the unit's user needs the right to)."""
+    log.warning("hard reset: rebooting")
+    proc = await asyncio.create_subprocess_exec("systemctl", "reboot")
+    await proc.wait()
 
 
 def run_board(args: argparse.Namespace) -> int:
@@ -154,15 +200,21 @@ def run_board(args: argparse.Namespace) -> int:
         return 2
     url = args.csms or config.csms_url
 
-    async def main() -> None:
+    async def main() -> int:
         runtime = StationRuntime(config, BoardWiring(), state_dir=args.state_dir, csms_url=url)
         try:
-            await serve_until_signal(runtime, *args.http)
+            restart = await serve_until_signal(runtime, *args.http)
         finally:
             runtime.close()
+        if restart is None:
+            return 0
+        if restart:
+            await reboot_board()
+            return 0
+        log.info("soft reset: exiting with %d for systemd to start us again", RESTART_EXIT_CODE)
+        return RESTART_EXIT_CODE
 
-    asyncio.run(main())
-    return 0
+    return asyncio.run(main())
 
 
 def run_sim(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from drivers.errors import DeviceFaulted, DriverError
@@ -117,14 +117,21 @@ class ConnectorController:
         self.tx: TxHandle | None = None
         self.plug_cycles = 0
         self.stopping = 0  # StopTransactions waiting for their final meter reading
+        self._hold_reports = 0
         self.budget_a: float = cfg.max_current_a
+        self.budget_w: float | None = None
+        self.tx_since: float | None = None  # monotonic start of the transaction (FCFS)
         self._cable_a: float | None = None
-        self._offer: float | None = None
+        self._offer: tuple[float, float | None] | None = None
         self._reported: StatusReport | None = None
         self._meter_failures = 0
         self._wake = asyncio.Event()
         self._tg: asyncio.TaskGroup | None = None
         self.dc: DcControl | None = DcControl(self) if cfg.is_dc else None
+        # Set by the station's supervision: connector 0's faults (shown when a station
+        # fault makes this connector unusable) and a hook for each AC meter reading.
+        self.station_faults: FaultBook | None = None
+        self.on_meter: Callable[[MeterReading], None] | None = None
         self._attach_safety()
 
     # ------------------------------------------------------------------ safety wiring
@@ -244,6 +251,8 @@ class ConnectorController:
             else:
                 self._meter_failures = 0
                 self.end_fault(silent)
+                if self.on_meter is not None:
+                    self.on_meter(self.meter)
                 if self.tx is not None and self._persist_meter is not None:
                     self._persist_meter(self.tx, self.meter.energy_import_wh)
                 self._changed()
@@ -262,9 +271,14 @@ class ConnectorController:
         elif state == PilotState.A:
             self.plug_cycles += 1 if self.session.ev_present else 0
             self._cable_a = None
-            for fault in self.faults.unplugged():
-                self._fault_cleared(fault)
-            self.end_fault(Condition.PP_OUT_OF_RANGE)
+            # One report for the whole change: the session leaving Faulted and the
+            # replug faults going must not show as "Faulted, NoError" in between.
+            with self._one_report():
+                self.dispatch(PilotChanged(state))
+                for fault in self.faults.unplugged():
+                    self._fault_cleared(fault)
+                self.end_fault(Condition.PP_OUT_OF_RANGE)
+            return
         self.dispatch(PilotChanged(state))
 
     def _check_cable(self, pp_ohm: float | None) -> None:
@@ -286,14 +300,20 @@ class ConnectorController:
         else:
             self.end_fault(Condition.RCD_TRIPPED)
 
+    def set_budget(self, amps: float, watts: float | None) -> None:
+        """The power budget's allowance for this connector (``firmware.power``)."""
+        self.budget_a, self.budget_w = amps, watts
+        self.update_offer()
+
     def update_offer(self) -> None:
         """Offer min(budget, cable ampacity, connector rating) to the session."""
         amps = min(self.budget_a, self.cfg.max_current_a)
         if self._cable_a is not None:
             amps = min(amps, self._cable_a)
-        if amps != self._offer:
-            self._offer = amps
-            self.dispatch(OfferChanged(amps))
+        offer = (amps, self.budget_w)
+        if offer != self._offer:
+            self._offer = offer
+            self.dispatch(OfferChanged(amps, self.budget_w))
 
     # ------------------------------------------------------------------ faults
     def raise_fault(self, condition: Condition, **values: object) -> None:
@@ -346,12 +366,13 @@ class ConnectorController:
             case Unlock():
                 self.spawn(self._lock(False), "unlock")
             case BeginTransaction(id_tag=id_tag, remote=remote):
+                self.tx_since = self.clock.monotonic()
                 self.tx = self.link.start_transaction(
                     self.id, id_tag, self.energy_wh(), self.clock.now(), remote=remote
                 )
             case EndTransaction(reason=reason):
                 if self.tx is not None:
-                    tx, self.tx = self.tx, None
+                    tx, self.tx, self.tx_since = self.tx, None, None
                     self.spawn(self._stop_transaction(tx, reason), "stop transaction")
             case StatusChanged():
                 self._report_status()
@@ -421,9 +442,34 @@ class ConnectorController:
         return self.meter.energy_import_wh if self.meter is not None else 0.0
 
     def status_report(self) -> StatusReport:
-        return self.faults.report(str(self.session.status))
+        status = str(self.session.status)
+        station = self.station_faults
+        if self.faults.worst() is None and station is not None and station.blocking():
+            return station.report(status)  # unusable because of the station's fault
+        return self.faults.report(status)
+
+    def display_text(self) -> str:
+        """What the display shows for this connector: its fault, else a station fault."""
+        text = self.faults.display()
+        if not text and self.station_faults is not None:
+            text = self.station_faults.display()
+        return text
+
+    def report_status(self) -> None:
+        self._report_status()
+
+    @contextlib.contextmanager
+    def _one_report(self) -> Iterator[None]:
+        self._hold_reports += 1
+        try:
+            yield
+        finally:
+            self._hold_reports -= 1
+            self._report_status()
 
     def _report_status(self) -> None:
+        if self._hold_reports:
+            return
         report = self.status_report()
         if report != self._reported:
             self._reported = report

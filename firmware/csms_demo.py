@@ -6,9 +6,15 @@ URL), logs every message on the ``csms`` logger as ``"<cp_id> <- Action {json}"`
 and ``"<cp_id> -> Action.conf {json}"`` (sent), and keeps them in :attr:`DemoCsms.messages`.
 
 Answers: BootNotification Accepted (``boot_status`` / ``boot_interval`` change that),
-Heartbeat, StatusNotification, MeterValues, DataTransfer (UnknownVendorId), Authorize and
-StartTransaction with idTagInfo Accepted except idTags starting with ``INVALID`` (Invalid)
-or ``BLOCKED`` (Blocked), increasing transactionIds, StopTransaction.
+Heartbeat, StatusNotification, MeterValues, DataTransfer (UnknownVendorId; set
+``data_transfer_answer``), Authorize and StartTransaction with idTagInfo Accepted except
+idTags starting with ``INVALID`` (Invalid) or ``BLOCKED`` (Blocked), or as
+``id_tags[idTag]`` says (any IdTagInfo, e.g. with a parentIdTag), increasing
+transactionIds, StopTransaction.
+
+:meth:`DemoCsms.call_json` sends any CALL as plain JSON (``{"connectorId": 1, ...}``) and
+returns the CALLRESULT payload, for tests that speak OCPP JSON rather than the package's
+dataclasses.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import asyncio
 import itertools
 import json
 import logging
+import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar, cast
@@ -58,13 +65,24 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _id_tag_info(id_tag: str | None) -> dict[str, str]:
+def _id_tag_info(id_tag: str | None, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    for tag, info in (known or {}).items():
+        if id_tag is not None and tag.casefold() == id_tag.casefold():
+            return dict(info)
     tag = (id_tag or "").upper()
     if tag.startswith("INVALID"):
         return {"status": "Invalid"}
     if tag.startswith("BLOCKED"):
         return {"status": "Blocked"}
     return {"status": "Accepted"}
+
+
+class CsmsCallError(Exception):
+    """The charge point answered a :meth:`DemoCsms.call_json` with a CALLERROR."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
 
 
 class _Wire:
@@ -122,24 +140,25 @@ class _DemoChargePoint(ChargePoint):  # type: ignore[misc]
     @_on("Authorize")
     def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
         self._csms._maybe_fail("Authorize")
-        return call_result.Authorize(id_tag_info=_id_tag_info(id_tag))
+        return call_result.Authorize(id_tag_info=_id_tag_info(id_tag, self._csms.id_tags))
 
     @_on("StartTransaction")
     def on_start(self, id_tag: str, **_: Any) -> call_result.StartTransaction:
         self._csms._maybe_fail("StartTransaction")
         return call_result.StartTransaction(
-            transaction_id=next(self._csms._tx_ids), id_tag_info=_id_tag_info(id_tag)
+            transaction_id=next(self._csms._tx_ids),
+            id_tag_info=_id_tag_info(id_tag, self._csms.id_tags),
         )
 
     @_on("StopTransaction")
     def on_stop(self, id_tag: str | None = None, **_: Any) -> call_result.StopTransaction:
         self._csms._maybe_fail("StopTransaction")
-        info = _id_tag_info(id_tag) if id_tag is not None else None
+        info = _id_tag_info(id_tag, self._csms.id_tags) if id_tag is not None else None
         return call_result.StopTransaction(id_tag_info=info)
 
     @_on("DataTransfer")
     def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
-        return call_result.DataTransfer(status="UnknownVendorId")
+        return call_result.DataTransfer(**self._csms.data_transfer_answer)
 
     @_on("FirmwareStatusNotification")
     def on_firmware_status(self, **_: Any) -> call_result.FirmwareStatusNotification:
@@ -156,22 +175,26 @@ class DemoCsms:
     def __init__(self, host: str) -> None:
         self.host = host
         self.port = 0
+        self.secure = False  # serving wss://
         self.boot_status = "Accepted"
         self.boot_interval = 300
         self.messages: list[CsmsMessage] = []
         self.auth: dict[str, str | None] = {}  # Authorization header per charge point
+        self.id_tags: dict[str, dict[str, Any]] = {}  # idTag -> the idTagInfo to answer
+        self.data_transfer_answer: dict[str, Any] = {"status": "UnknownVendorId"}
         self._server: Server | None = None
         self._cps: dict[str, _DemoChargePoint] = {}
         self._tx_ids: Iterator[int] = itertools.count(1)
         self._actions: dict[str, str] = {}  # unique id -> action, to name the answers
         self._failures: dict[str, tuple[int, str]] = {}
         self._raw_waiters: dict[str, asyncio.Future[list[Any]]] = {}
+        self._json_ids: Iterator[int] = itertools.count(1)
         self._changed = asyncio.Event()
 
     @property
     def url(self) -> str:
         """The URL to give a charge point (it appends ``/<charge point id>``)."""
-        return f"ws://{self.host}:{self.port}/ocpp"
+        return f"{'wss' if self.secure else 'ws'}://{self.host}:{self.port}/ocpp"
 
     async def close(self) -> None:
         if self._server is not None:
@@ -253,6 +276,21 @@ class DemoCsms:
             "unknownKey": list(result.unknown_key or []),
         }
 
+    async def call_json(
+        self, cp_id: str, action: str, params: dict[str, Any], timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Send a CALL given as JSON; returns the CALLRESULT payload (CALLERROR raises
+        :class:`CsmsCallError`)."""
+        unique_id = f"json-{next(self._json_ids)}"
+        answer = await self.raw_call(
+            cp_id, json.dumps([2, unique_id, action, params]), unique_id, timeout
+        )
+        if answer[0] != 3:
+            code = str(answer[2]) if len(answer) > 2 else "?"
+            raise CsmsCallError(code, str(answer[3]) if len(answer) > 3 else "")
+        result: dict[str, Any] = answer[2]
+        return result
+
     async def send_raw(self, cp_id: str, text: str) -> None:
         """Send any text to a charge point, expecting no answer (e.g. a stray CALLRESULT)."""
         await self._cps[cp_id].ws_wire.send(text)
@@ -318,11 +356,15 @@ class DemoCsms:
             self._changed.set()
 
 
-async def serve(host: str = "127.0.0.1", port: int = 0) -> DemoCsms:
-    """Start the demo central system (port 0: any free port, see ``.port`` / ``.url``)."""
+async def serve(
+    host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+) -> DemoCsms:
+    """Start the demo central system (port 0: any free port, see ``.port`` / ``.url``);
+    with ``tls`` (a server context) it serves wss://."""
     csms = DemoCsms(host)
+    csms.secure = tls is not None
     csms._server = await ws_serve(
-        csms._handler, host, port, subprotocols=[Subprotocol("ocpp1.6")]
+        csms._handler, host, port, subprotocols=[Subprotocol("ocpp1.6")], ssl=tls
     )
     csms.port = int(next(iter(csms._server.sockets)).getsockname()[1])
     logger.info("demo central system on %s", csms.url)

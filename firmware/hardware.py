@@ -29,6 +29,7 @@ from drivers.interfaces import (
 from drivers.registry import driver_class
 from drivers.wiring import Wiring
 from firmware.config import ConnectorConfig, DeviceConfig, StationConfig
+from firmware.station_devices import StationDevices
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class ConnectorDevices:
     power_stack: PowerStack | None = None
     imd: InsulationMonitor | None = None
     ev_comm: EvCommunication | None = None
+    led: Any = None  # drivers.interfaces_station.LedRing
 
     def all(self) -> list[object]:
         return [
@@ -58,6 +60,7 @@ class ConnectorDevices:
                 self.power_stack,
                 self.imd,
                 self.ev_comm,
+                self.led,
             )
             if d is not None
         ]
@@ -82,6 +85,14 @@ class StationHardware:
         self.connectors: dict[int, ConnectorDevices] = {
             c.id: self._build_connector(c) for c in config.connectors
         }
+        # The DC module pool: its connectors' stacks join it when they start, so it is
+        # started after them (see _everything) and stops after them.
+        pool = config.devices.get("power_modules")
+        self.power_modules: Any = self._build(pool, 0) if pool is not None else None
+        # Doors, stop button, temperature, tilt, display, modem (not the reader: below).
+        self.station_devices = StationDevices.build(
+            config, wiring, self.buses, monotonic, skip=("token_reader",)
+        )
         reader = config.devices.get("token_reader")
         self.token_reader: TokenReader | None = (
             self._build(reader, 0) if reader is not None else None
@@ -99,6 +110,9 @@ class StationHardware:
         devices: list[object] = []
         for c in self.connectors.values():
             devices.extend(c.all())
+        if self.power_modules is not None:
+            devices.append(self.power_modules)
+        devices.extend(d for d in self.station_devices.all() if d not in devices)
         if self.token_reader is not None:
             devices.append(self.token_reader)
         return devices

@@ -22,6 +22,18 @@ Schema (version 1)::
         action TEXT, payload TEXT (JSON), local_tx_id INTEGER NULL,
         attempts INTEGER, created TEXT)
 
+Schema version 2 adds the authorization and station state::
+
+    local_list(id_tag PRIMARY KEY, status, parent_id_tag, expiry)  -- SendLocalList
+    auth_cache(id_tag PRIMARY KEY, status, parent_id_tag, expiry, used)  -- idTagInfo seen,
+                                                  -- used: recency for the eviction
+    whitelist(id_tag PRIMARY KEY, added)          -- the NFC whitelist of the web interface
+    availability(connector_id PRIMARY KEY, operative)  -- ChangeAvailability, 0 = station
+    reservations(reservation_id PRIMARY KEY, connector_id, id_tag, parent_id_tag, expiry)
+
+(the local list's version is the counter ``local_list_version``; idTags are CiString20:
+case-insensitive keys).
+
 A transaction row is deleted once it is stopped and nothing in the outbound queue refers to
 it any more. Migrations live in ``_MIGRATIONS``; add one entry per schema change.
 """
@@ -31,7 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -75,6 +87,23 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbound_tx ON outbound (local_tx_id);
     """,
+    # 2: local authorization list, authorization cache, whitelist, availability, reservations
+    """
+    CREATE TABLE local_list (
+        id_tag TEXT PRIMARY KEY COLLATE NOCASE, status TEXT NOT NULL, parent_id_tag TEXT,
+        expiry TEXT
+    );
+    CREATE TABLE auth_cache (
+        id_tag TEXT PRIMARY KEY COLLATE NOCASE, status TEXT NOT NULL, parent_id_tag TEXT,
+        expiry TEXT, used INTEGER NOT NULL
+    );
+    CREATE TABLE whitelist (id_tag TEXT PRIMARY KEY COLLATE NOCASE, added TEXT NOT NULL);
+    CREATE TABLE availability (connector_id INTEGER PRIMARY KEY, operative INTEGER NOT NULL);
+    CREATE TABLE reservations (
+        reservation_id INTEGER PRIMARY KEY, connector_id INTEGER NOT NULL,
+        id_tag TEXT NOT NULL, parent_id_tag TEXT, expiry TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -111,6 +140,27 @@ class TransactionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthRecord:
+    """An idTag's authorization as stored (local list or cache): the IdTagInfo fields."""
+
+    id_tag: str
+    status: str
+    parent_id_tag: str | None = None
+    expiry: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    """A reservation accepted by ReserveNow (connector 0: the station as a whole)."""
+
+    reservation_id: int
+    connector_id: int
+    id_tag: str
+    parent_id_tag: str | None
+    expiry: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedMessage:
     """One transaction-related message waiting for delivery, oldest first."""
 
@@ -124,6 +174,15 @@ class QueuedMessage:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _auth(row: sqlite3.Row) -> AuthRecord:
+    return AuthRecord(str(row["id_tag"]), str(row["status"]), row["parent_id_tag"],
+                      _dt(row["expiry"]))
 
 
 class Store:
@@ -374,6 +433,19 @@ class Store:
         with self.atomic():
             self._db.execute("DELETE FROM outbound WHERE seq = ?", (seq,))
 
+    def queue_batch(self, after_seq: int, limit: int) -> list[QueuedMessage]:
+        """Up to ``limit`` messages after ``after_seq``, oldest first (delivery reads
+        ahead instead of asking for the oldest message each time)."""
+        rows = self._db.execute(
+            "SELECT * FROM outbound WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        ).fetchall()
+        return [self._message(r) for r in rows]
+
+    def queue_ack_many(self, seqs: Iterable[int]) -> None:
+        """Remove delivered messages in one transaction: one disk sync for all of them."""
+        with self.atomic():
+            self._db.executemany("DELETE FROM outbound WHERE seq = ?", [(s,) for s in seqs])
+
     def queue_attempt(self, seq: int) -> int:
         """Count one failed attempt; returns the number of attempts so far."""
         with self.atomic():
@@ -389,6 +461,151 @@ class Store:
 
     def queue_len(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM outbound").fetchone()[0])
+
+    # ------------------------------------------------------------------ local list (v2)
+
+    def local_list_version(self) -> int:
+        row = self._db.execute(
+            "SELECT value FROM counters WHERE name = 'local_list_version'"
+        ).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def local_list_get(self, id_tag: str) -> AuthRecord | None:
+        row = self._db.execute("SELECT * FROM local_list WHERE id_tag = ?", (id_tag,)).fetchone()
+        return _auth(row) if row is not None else None
+
+    def local_list_all(self) -> list[AuthRecord]:
+        return [_auth(r) for r in self._db.execute("SELECT * FROM local_list ORDER BY id_tag")]
+
+    def local_list_size(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM local_list").fetchone()[0])
+
+    def local_list_update(
+        self,
+        version: int,
+        upserts: Iterable[AuthRecord],
+        removals: Iterable[str] = (),
+        *,
+        full: bool = False,
+    ) -> None:
+        """Apply a SendLocalList in one transaction (``full``: replace the whole list)."""
+        with self.atomic():
+            if full:
+                self._db.execute("DELETE FROM local_list")
+            for id_tag in removals:
+                self._db.execute("DELETE FROM local_list WHERE id_tag = ?", (id_tag,))
+            for r in upserts:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO local_list (id_tag, status, parent_id_tag, expiry) "
+                    "VALUES (?, ?, ?, ?)",
+                    (r.id_tag, r.status, r.parent_id_tag, _iso(r.expiry)),
+                )
+            self._db.execute(
+                "INSERT OR REPLACE INTO counters (name, value) VALUES ('local_list_version', ?)",
+                (version,),
+            )
+
+    # ------------------------------------------------------------------ authorization cache
+
+    def cache_get(self, id_tag: str) -> AuthRecord | None:
+        row = self._db.execute("SELECT * FROM auth_cache WHERE id_tag = ?", (id_tag,)).fetchone()
+        return _auth(row) if row is not None else None
+
+    def cache_put(self, record: AuthRecord, limit: int) -> None:
+        """Store an idTagInfo; beyond ``limit`` entries the least recently used go."""
+        with self.atomic():
+            self._db.execute(
+                "INSERT OR REPLACE INTO auth_cache (id_tag, status, parent_id_tag, expiry, used) "
+                "VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(used), 0) + 1 FROM auth_cache))",
+                (record.id_tag, record.status, record.parent_id_tag, _iso(record.expiry)),
+            )
+            self._db.execute(
+                "DELETE FROM auth_cache WHERE id_tag NOT IN "
+                "(SELECT id_tag FROM auth_cache ORDER BY used DESC LIMIT ?)",
+                (max(0, limit),),
+            )
+
+    def cache_remove(self, id_tag: str) -> None:
+        with self.atomic():
+            self._db.execute("DELETE FROM auth_cache WHERE id_tag = ?", (id_tag,))
+
+    def cache_clear(self) -> None:
+        with self.atomic():
+            self._db.execute("DELETE FROM auth_cache")
+
+    def cache_size(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM auth_cache").fetchone()[0])
+
+    # ------------------------------------------------------------------ NFC whitelist
+
+    def whitelist_add(self, id_tag: str, added: datetime) -> bool:
+        """Add an idTag; False when it was already there."""
+        with self.atomic():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO whitelist (id_tag, added) VALUES (?, ?)",
+                (id_tag, added.isoformat()),
+            )
+        return cur.rowcount > 0
+
+    def whitelist_remove(self, id_tag: str) -> bool:
+        with self.atomic():
+            cur = self._db.execute("DELETE FROM whitelist WHERE id_tag = ?", (id_tag,))
+        return cur.rowcount > 0
+
+    def whitelist_clear(self) -> int:
+        with self.atomic():
+            cur = self._db.execute("DELETE FROM whitelist")
+        return cur.rowcount
+
+    def whitelist(self) -> list[str]:
+        return [str(r[0]) for r in self._db.execute("SELECT id_tag FROM whitelist ORDER BY added")]
+
+    def whitelisted(self, id_tag: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM whitelist WHERE id_tag = ?", (id_tag,)).fetchone()
+        return row is not None
+
+    # ------------------------------------------------------------------ availability
+
+    def set_availability(self, connector_id: int, operative: bool) -> None:
+        with self.atomic():
+            self._db.execute(
+                "INSERT OR REPLACE INTO availability (connector_id, operative) VALUES (?, ?)",
+                (connector_id, int(operative)),
+            )
+
+    def availability(self) -> dict[int, bool]:
+        """Persisted ChangeAvailability per connector (absent: operative)."""
+        rows = self._db.execute("SELECT connector_id, operative FROM availability")
+        return {int(r[0]): bool(r[1]) for r in rows}
+
+    # ------------------------------------------------------------------ reservations
+
+    def put_reservation(self, r: ReservationRecord) -> None:
+        with self.atomic():
+            self._db.execute(
+                "INSERT OR REPLACE INTO reservations "
+                "(reservation_id, connector_id, id_tag, parent_id_tag, expiry) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (r.reservation_id, r.connector_id, r.id_tag, r.parent_id_tag,
+                 r.expiry.isoformat()),
+            )
+
+    def delete_reservation(self, reservation_id: int) -> bool:
+        with self.atomic():
+            cur = self._db.execute(
+                "DELETE FROM reservations WHERE reservation_id = ?", (reservation_id,)
+            )
+        return cur.rowcount > 0
+
+    def reservations(self) -> list[ReservationRecord]:
+        rows = self._db.execute("SELECT * FROM reservations ORDER BY reservation_id")
+        return [
+            ReservationRecord(
+                int(r["reservation_id"]), int(r["connector_id"]), str(r["id_tag"]),
+                r["parent_id_tag"], datetime.fromisoformat(r["expiry"]),
+            )
+            for r in rows
+        ]
 
     @staticmethod
     def _message(row: sqlite3.Row) -> QueuedMessage:

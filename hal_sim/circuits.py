@@ -354,14 +354,19 @@ class ConnectorCircuits:
     lock: LockCircuit | None = None
     rcd: RcdCircuit | None = None
     meter: Sdm630Model | None = None
+    led: Any = None  # hal_sim.station_circuits.LedRingView
+    imd: Any = None  # hal_sim.station_circuits.ImdCircuit (Bender IMD's alarm relay)
 
 
 @dataclass
 class SimHardware:
-    """Every connector's circuits plus the station's NFC reader."""
+    """Every connector's circuits plus the station's NFC reader and the station-level
+    circuits (``station``: doors, stop button, temperature, tilt, display, modem, LED
+    rings; see :mod:`hal_sim.station_circuits`)."""
 
     connectors: dict[int, ConnectorCircuits] = field(default_factory=dict)
     reader: FakeClf = field(default_factory=FakeClf)
+    station: Any = None  # hal_sim.station_circuits.StationCircuits
 
     def connector(self, connector_id: int) -> ConnectorCircuits:
         return self.connectors[connector_id]
@@ -395,4 +400,18 @@ class SimHardware:
             if meter is not None and meter.driver == "sdm630":
                 circuits.meter = wiring.meter_model(meter.params["bus"], meter.params["address"])
             hw.connectors[connector.id] = circuits
+        from hal_sim.station_circuits import build_station_circuits  # late: imports this one
+
+        hw.station = build_station_circuits(wiring, hw.connectors, hw.reader)
         return hw
+
+    def readings(self) -> dict[str, Any]:
+        """Every simulated station device's physical state, JSON-ready (for
+        ``GET /api/sim/state``)."""
+        return dict(self.station.readings()) if self.station is not None else {}
+
+    def attach_world(self, world: Any) -> None:
+        """Let circuits that follow the world (IMD relays) subscribe to it; call once the
+        ``hal_sim.world.World`` is built."""
+        if self.station is not None:
+            self.station.attach_world(world)

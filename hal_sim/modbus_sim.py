@@ -36,7 +36,12 @@ _REGISTER_SPACE = 400  # SDM630 input registers used here all lie below 0x190
 
 
 class ModbusDeviceModel:
-    """A device on a simulated bus: a register map (``registers()``) and ``silent``."""
+    """A device on a simulated bus: a register map (``registers()``) and ``silent``.
+
+    ``register_space``: addresses 0 .. register_space - 1 exist; others answer with an
+    illegal-address exception, as on the real device."""
+
+    register_space: int = _REGISTER_SPACE
 
     def __init__(self) -> None:
         self.silent = False
@@ -177,7 +182,8 @@ def _sim_devices(models: Mapping[int, ModbusDeviceModel]) -> list[SimDevice]:
     devices = [
         SimDevice(
             device_id,
-            simdata=[SimData(0, count=_REGISTER_SPACE, values=0, datatype=DataType.REGISTERS)],
+            simdata=[SimData(0, count=model.register_space, values=0,
+                             datatype=DataType.REGISTERS)],
             action=action_for(model),
         )
         for device_id, model in models.items()

@@ -3,6 +3,10 @@
 A simulated station is the real :class:`firmware.app.StationRuntime` on the simulator's
 wiring, with the control API added to its HTTP server. Tests drive it only through that
 API (``SimulatedStation.api``) and watch the central system over a real WebSocket.
+
+A Reset restarts the station in-process: a new :class:`~firmware.app.StationRuntime` on the
+same state directory and the same simulated world (plugged EVs stay plugged), as a board
+would come back after ``evse run`` exits or reboots.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import aiohttp
 from firmware.app import StationRuntime, serve_until_signal
 from firmware.config import StationConfig, load_station
 from firmware.http import make_app, serve
+from firmware.status import StationState
 from hal_sim.simulator import Simulation
 
 log = logging.getLogger(__name__)
@@ -58,18 +63,36 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         state_dir = args.state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         sim = await Simulation.create(config, csms_url=url)
-        runtime = StationRuntime(
-            config, sim.wiring, state_dir=state_dir, csms_url=url, set_keys=args.set_key
-        )
-        runtime.simulation = sim  # type: ignore[attr-defined]
+        set_keys = args.set_key
         try:
-            await serve_until_signal(runtime, *args.http)
+            while True:
+                runtime = StationRuntime(
+                    config, sim.wiring, state_dir=state_dir, csms_url=url, set_keys=set_keys
+                )
+                set_keys = ()  # initial values: the first start only
+                runtime.simulation = sim  # type: ignore[attr-defined]
+                try:
+                    restart = await serve_until_signal(runtime, *args.http)
+                finally:
+                    runtime.close()
+                if restart is None:
+                    break
+                log.warning("%s reset: restarting the station", "hard" if restart else "soft")
         finally:
             await sim.close()
-            runtime.close()
             if csms is not None:
                 await csms.close()
     return 0
+
+
+class _CurrentStation:
+    """The HTTP server's view of a station that a Reset may replace."""
+
+    def __init__(self, owner: SimulatedStation) -> None:
+        self._owner = owner
+
+    def state(self) -> StationState:
+        return self._owner.station.state()
 
 
 class SimulatedStation:
@@ -97,30 +120,64 @@ class SimulatedStation:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._restart = asyncio.Event()
+        self._restart_hard: list[bool] = []
+        self.restarts: list[bool] = []  # every Reset carried out: True = hard
         self.http_url = ""
 
-    async def __aenter__(self) -> SimulatedStation:
-        self.sim = await Simulation.create(self.config, csms_url=self.csms_url)
+    def _build(self, set_keys: Iterable[tuple[str, str]]) -> None:
         self.runtime = StationRuntime(
             self.config, self.sim.wiring, state_dir=self.state_dir,
-            csms_url=self.csms_url, set_keys=self.set_keys,
+            csms_url=self.csms_url, set_keys=set_keys,
         )
         self.station = self.runtime.station
-        app = make_app(self.station)
-        self.sim.add_routes(app, self.station)
+        self.station.on_restart = self._on_restart
+        self.runtime.recover_power_loss()
+
+    def _on_restart(self, hard: bool) -> None:
+        self._restart_hard.append(hard)
+        self._restart.set()
+
+    async def __aenter__(self) -> SimulatedStation:
+        if self.state_dir is None:  # a Reset restarts on the same state: keep it on disk
+            self._tmp = tempfile.TemporaryDirectory()
+            self.state_dir = Path(self._tmp.name)
+        self.sim = await Simulation.create(self.config, csms_url=self.csms_url)
+        self._build(self.set_keys)
+        view = _CurrentStation(self)
+        app = make_app(view)
+        self.sim.add_routes(app, view)
         self._server = await serve(app, "127.0.0.1", 0)
         host, port = self._server.address
         self.http_url = f"http://{host}:{port}"
         self._session = aiohttp.ClientSession()
-        self.runtime.recover_power_loss()
         self._task = asyncio.create_task(self._run(), name="simulated-station")
         await asyncio.wait_for(self.station.started.wait(), 10)
         return self
 
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.station.run())
             tg.create_task(self.sim.run())
+            while True:
+                self._restart.clear()
+                running = tg.create_task(self.station.run(), name="station")
+                await self._restart.wait()
+                hard = self._restart_hard.pop(0)
+                log.warning("%s reset: restarting the station in-process",
+                            "hard" if hard else "soft")
+                await self.runtime.drain()
+                running.cancel()
+                await asyncio.wait({running})
+                self.runtime.close()
+                self._build(())
+                self.restarts.append(hard)
+
+    async def wait_restarted(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until ``count`` Resets were carried out and the new station runs."""
+        async with asyncio.timeout(timeout):
+            while len(self.restarts) < count or not self.station.started.is_set():
+                await asyncio.sleep(0.02)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
@@ -141,6 +198,9 @@ class SimulatedStation:
         await self._server.close()
         await self.sim.close()
         self.runtime.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     # ------------------------------------------------------------------ driving
     async def api(self, method: str, path: str, body: Any = None) -> Any:

@@ -3,20 +3,30 @@
 Built from the station's configuration, it holds the simulated wires the real drivers
 run on: a :class:`SimPinFactory`, a :class:`FakeSMBus` per I2C bus with an ADS1115 model
 at every configured pilot address, a pymodbus server per Modbus bus (RTU behind a pty,
-TCP on loopback) with an SDM630 model per configured meter, python-can virtual buses
-named per station, and a :class:`FakeClf` NFC reader.
+TCP on loopback) with an SDM630 or Acrel DC meter model per configured meter, python-can
+virtual buses named per station with simulated power modules on the power-module pool's
+bus (:mod:`hal_sim.can_stacks`), and a :class:`FakeClf` NFC reader. The station
+devices' models (TMP117, ADXL345, LCD, PCA9685, an RDC-DD's ADC, Bender IMDs on the
+Modbus buses, a modem peer behind a pty for the modem's port) come from
+:mod:`hal_sim.station_models`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from drivers.params import normalise_port
 from firmware.config.model import BusConfig, StationConfig
+from hal_sim.acrel_sim import AcrelModel
 from hal_sim.fake_smbus import Ads1115Model, FakeSMBus
 from hal_sim.modbus_sim import ModbusDeviceModel, ModbusRtuSim, ModbusTcpSim, Sdm630Model
+from hal_sim.modem_sim import ModemPeer
 from hal_sim.nfc_sim import FakeClf
 from hal_sim.pins import SimPinFactory
+
+if TYPE_CHECKING:
+    from hal_sim.can_stacks import CanStackSim
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +58,9 @@ class SimWiring:
         self._tcp: dict[str, ModbusTcpSim] = {}
         self._modbus_models: dict[tuple[str, int], ModbusDeviceModel] = {}
         self._tcp_overrides: dict[tuple[str, int], tuple[str, int]] = {}
+        self._can_stacks: dict[str, CanStackSim] = {}  # simulated power modules by CAN bus
+        # far ends of simulated serial lines other than Modbus (the modem), by device path
+        self.serial_peers: dict[str, ModemPeer] = {}
         self._started = False
         self._build()
 
@@ -74,6 +87,33 @@ class SimWiring:
             meter = connector.devices.get("meter")
             if meter is not None and meter.driver == "sdm630":
                 self._add_modbus_device(meter.params["bus"], meter.params["address"], Sdm630Model())
+            if meter is not None and meter.driver == "acrel_djsf1352":
+                self._add_modbus_device(meter.params["bus"], meter.params["address"],
+                                        AcrelModel(connector.id, self._world,
+                                                   float(meter.params["energy_unit_wh"])))
+        self._build_power_modules()
+        from hal_sim.station_models import add_station_models  # late: it imports this one
+
+        add_station_models(self)
+
+    def _build_power_modules(self) -> None:
+        pool = self.config.devices.get("power_modules")
+        if pool is None or pool.driver != "infypower":
+            return
+        bus = find_bus(self.config, "can", pool.params["bus"])
+        if bus is None:
+            return
+        from hal_sim.can_stacks import CanStackSim, modules_from_config  # late: imports can
+
+        self._can_stacks[bus.name] = CanStackSim(
+            self.can_channel(str(bus.params["channel"])),
+            modules_from_config(self.config, pool),
+            self._world,
+            controller=int(pool.params.get("controller_address", 0xF0)),
+        )
+
+    def _world(self) -> Any:
+        return self.extras.get("world")
 
     def _add_modbus_device(self, bus_name: str, device_id: int, model: ModbusDeviceModel) -> None:
         sim = self._rtu.get(bus_name) or self._tcp.get(bus_name)
@@ -95,10 +135,18 @@ class SimWiring:
             await rtu.start()
         for tcp in self._tcp.values():
             await tcp.start()
+        for stacks in self._can_stacks.values():
+            await stacks.start()
+        for peer in self.serial_peers.values():
+            await peer.start()
 
     async def stop(self) -> None:
         for sim in [*self._rtu.values(), *self._tcp.values()]:
             await sim.stop()
+        for stacks in self._can_stacks.values():
+            await stacks.stop()
+        for peer in self.serial_peers.values():
+            await peer.stop()
         self._started = False
 
     def smbus(self, bus: int) -> FakeSMBus:
@@ -115,6 +163,14 @@ class SimWiring:
         model = self._modbus_models.get((bus_name, device_id))
         return model if isinstance(model, Sdm630Model) else None
 
+    def can_stacks(self, bus_name: str) -> CanStackSim | None:
+        """The simulated power modules on the CAN bus named ``bus_name``."""
+        return self._can_stacks.get(bus_name)
+
+    def can_channel(self, channel: str) -> str:
+        """The virtual CAN channel standing for ``channel`` of this station."""
+        return f"{self.station_id}-{channel}"
+
     def set_tcp_override(self, host: str, port: int, target: tuple[str, int]) -> None:
         """Route connections to ``host:port`` to ``target`` (e.g. a network-cut proxy)."""
         self._tcp_overrides[(host, port)] = target
@@ -128,6 +184,11 @@ class SimWiring:
         return self.smbus(bus)
 
     def serial_port(self, port: str) -> str:
+        peer = self.serial_peers.get(normalise_port(port))
+        if peer is not None:
+            if not peer.path:
+                raise RuntimeError("SimWiring.start() must run before the drivers start")
+            return peer.path
         for name, rtu in self._rtu.items():
             bus = find_bus(self.config, "modbus", name)
             if bus is not None and bus.params.get("port") == port:
@@ -155,7 +216,7 @@ class SimWiring:
     def can_bus(self, interface: str, channel: str, bitrate: int) -> Any:
         import can  # late: only stations with CAN devices need it
 
-        return can.Bus(interface="virtual", channel=f"{self.station_id}-{channel}")
+        return can.Bus(interface="virtual", channel=self.can_channel(channel))
 
     def open_nfc(self, device: str) -> FakeClf:
         return self.nfc.open(device)

@@ -64,10 +64,11 @@ def test_ac_example_loads_with_defaults_filled_in() -> None:
     left = station.connector(1)
     assert left.kind is ConnectorKind.TYPE2_SOCKET
     assert (left.name, left.max_current_a, left.phases) == ("Left", 32.0, 3)
-    assert set(left.devices) == {"pilot", "contactor", "lock", "rcd", "meter"}
+    assert set(left.devices) == {"pilot", "contactor", "lock", "rcd", "meter", "led"}
     assert left.devices["contactor"].key == "connectors[1].contactor"
     assert left.devices["contactor"].params["pin"] == 17
-    assert left.devices["rcd"].params["test_pin"] == -1  # default: not wired
+    assert left.devices["rcd"].params["ma_per_volt"] == 10.0  # default filled in
+    assert station.connector(2).devices["lock"].params["check_delay_ms"] == 100
     assert left.devices["rcd"].params["trip_active_low"] is True
     assert left.devices["pilot"].params["address"] == 0x48
     pwm_hz = left.devices["pilot"].params["pwm_frequency_hz"]
@@ -92,7 +93,7 @@ def test_dc_example_loads() -> None:
     assert "pilot" in ccs.devices and "pilot" not in chademo.devices
     assert ccs.devices["pilot"].params["pp_channel"] == -1
     assert chademo.devices["power_stack"].params["modules"] == 2
-    assert chademo.devices["imd"].params == {}
+    assert chademo.devices["imd"].params["address"] == 4
     assert station.buses["rs485"].params["parity"] == "E"
 
 
@@ -246,7 +247,7 @@ def test_missing_contactor_pin(tmp_path: Path) -> None:
 
 
 def test_missing_driver(tmp_path: Path) -> None:
-    path = edited(tmp_path, ('[connectors.rcd]\ndriver = "gpio"\n', "[connectors.rcd]\n"))
+    path = edited(tmp_path, ('driver = "rdc_dd"\ntrip_pin = 23\n', "trip_pin = 23\n"))
     assert_problem(path, "connectors[1].rcd.driver", "required key is missing")
 
 
@@ -280,14 +281,16 @@ def test_unknown_driver_lists_the_known_ones(tmp_path: Path) -> None:
 
 
 def test_ac_connector_without_rcd(tmp_path: Path) -> None:
-    path = edited(tmp_path, ('[connectors.rcd]\ndriver = "gpio"\ntrip_pin = 23\n', ""))
+    rcd = "[connectors.rcd]" + AC.read_text(encoding="utf-8").split("[connectors.rcd]")[1]
+    path = edited(tmp_path, (rcd.split("[connectors.meter]")[0], ""))
     assert_problem(path, "connectors[1].rcd", "required for a type2_socket connector, but missing")
 
 
 def test_dc_connector_roles(tmp_path: Path) -> None:
     path = edited(
         tmp_path,
-        ('[connectors.imd]\ndriver = "sim"\n', ""),
+        ("[connectors.imd]" + DC.read_text(encoding="utf-8").split("[connectors.imd]")[1]
+         .split("[connectors.led]")[0], ""),
         ('kind = "chademo"', 'kind = "ccs"'),
         base=DC,
     )
@@ -610,3 +613,121 @@ def test_doc_example_loads() -> None:
     example = doc.split("## A complete example", 1)[1].split("```toml\n", 1)[1].split("```")[0]
     station = parse_station(example, "docs/configuration.md")
     assert station.connector(1).devices["lock"].params["pulse_ms"] == 500
+
+
+# --------------------------------------------------------------------------- station devices
+
+
+def test_station_devices_of_the_examples() -> None:
+    ac, dc = load_station(AC), load_station(DC)
+    assert set(ac.devices) >= {"token_reader", "doors", "temperature", "tilt", "display",
+                               "modem"}
+    assert ac.devices["doors"].params["pins"] == (4,)  # a list comes back as a tuple
+    assert dc.devices["doors"].params["pins"] == (4, 22)
+    assert dc.devices["stop_button"].params["released_level"] == "low"
+    assert dc.connector(1).devices["imd"].driver == "bender_isocha425"
+    assert all("led" in c.devices for c in (*ac.connectors, *dc.connectors))
+
+
+def test_door_pin_list_element_out_of_range(tmp_path: Path) -> None:
+    assert_problem(
+        edited(tmp_path, ("pins = [4]", "pins = [4, 30]")),
+        "devices.doors.pins[2]",
+        "must be between 0 and 27 (got 30)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("4", "must be an array (got integer 4)"), ("[]", "must not be empty"),
+     ('["4"]', None)],
+)
+def test_door_pins_must_be_a_list_of_pins(tmp_path: Path, value: str, reason: str | None
+                                          ) -> None:
+    path = edited(tmp_path, ("pins = [4]", f"pins = {value}"))
+    if reason is None:
+        assert_problem(path, "devices.doors.pins[1]", "must be an integer (got string '4')")
+    else:
+        assert_problem(path, "devices.doors.pins", reason)
+
+
+def test_door_pin_used_twice_in_the_list(tmp_path: Path) -> None:
+    assert_problem(
+        edited(tmp_path, ("pins = [4]", "pins = [4, 4]")),
+        "devices.doors.pins[2]",
+        "GPIO 4 already used by devices.doors.pins[1]",
+    )
+
+
+def test_door_pin_used_by_a_connector(tmp_path: Path) -> None:
+    assert_problem(
+        edited(tmp_path, ("pins = [4]", "pins = [10, 17]")),
+        "connectors[1].contactor.pin",
+        "GPIO 17 already used by devices.doors.pins[2]",
+    )
+
+
+def test_sensor_on_an_address_in_use(tmp_path: Path) -> None:
+    assert_problem(
+        edited(tmp_path, ('bus = "env"\naddress = 0x48', 'bus = "main"\naddress = 0x48')),
+        "connectors[1].pilot.address",
+        "I2C address 0x48 on bus 'main' already used by devices.temperature.address",
+    )
+
+
+def test_two_imds_on_one_modbus_address(tmp_path: Path) -> None:
+    path = edited(tmp_path, ("address = 4\nalarm_pin = 19", "address = 3\nalarm_pin = 19"),
+                  base=DC)
+    assert_problem(
+        path,
+        "connectors[2].imd.address",
+        "Modbus address 3 on bus 'rs485' already used by connectors[1].imd.address",
+    )
+
+
+def test_nfc_uart_and_modem_port_are_the_same_serial_port(tmp_path: Path) -> None:
+    assert_problem(
+        edited(tmp_path, ('port = "/dev/ttyUSB2"', 'port = "/dev/ttyAMA0"')),
+        "devices.modem.port",
+        "serial port '/dev/ttyAMA0' already used by devices.token_reader.device",
+    )
+
+
+def test_nfc_uart_on_the_rs485_port(tmp_path: Path) -> None:
+    assert_problem(
+        edited(tmp_path, ('device = "tty:AMA0:pn532"', 'device = "tty:AMA2:pn532"')),
+        "devices.token_reader.device",
+        "serial port 'tty:AMA2:pn532' already used by buses.modbus.rs485.port",
+    )
+
+
+def test_two_owners_of_one_i2c_bus(tmp_path: Path) -> None:
+    path = edited(tmp_path, ('driver = "smbus"\nbus = 4', 'driver = "smbus"\nbus = 1'))
+    assert_problem(path, "buses.i2c.env.bus", "I2C bus /dev/i2c-1 already used by "
+                                              "buses.i2c.main.bus")
+
+
+def test_station_device_with_an_unknown_driver(tmp_path: Path) -> None:
+    assert_problem(
+        edited(tmp_path, ('driver = "tmp117"', 'driver = "tmp118"')),
+        "devices.temperature.driver",
+        str(UnknownDriver("temperature", "tmp118")),
+    )
+
+
+def test_rdc_without_a_dc_reading_needs_no_bus(tmp_path: Path) -> None:
+    path = edited(tmp_path, ('reset_pin = 19\nbus = "main"\naddress = 0x4A',
+                             'reset_pin = 19\nbus = ""\naddress = 0x4B'))
+    rcd = load_station(path).connector(1).devices["rcd"]
+    assert rcd.params["bus"] == ""  # and 0x4B, used by connector 2's ADC, is not claimed
+
+
+def test_cli_check_names_file_key_and_reason(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = edited(tmp_path, ('driver = "adxl345"', 'driver = "adxl999"'),
+                  ("pins = [4]", "pins = [17]"))
+    assert check_main([str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}: devices.tilt.driver: unknown driver 'adxl999' for tilt" in out
+    assert f"{path}: connectors[1].contactor.pin: GPIO 17 already used by " \
+           "devices.doors.pins[1]" in out

@@ -35,6 +35,7 @@ from hal_sim.ev_dc import DcEv, DcEvParams
 from hal_sim.wiring import SimWiring
 from hal_sim.world import World
 
+SIM_DRIVERS = {"power_stack": "sim", "imd": "sim", "ev_comm": "sim", "meter": "sim_dc"}
 STATION = Path(__file__).resolve().parents[1] / "hal_sim" / "stations" / "dc.toml"
 TICK = 0.05
 
@@ -53,8 +54,11 @@ class DcRig:
         devices = self.config.connector(cid).devices
 
         def build(role: str) -> Any:
-            dev = devices[role]
-            return driver_class(role, dev.driver)(dev.params, self._ctx(dev.key, cid))
+            # The interface-level stand-ins (the example station now runs the wire-level
+            # drivers: CAN stacks, Bender IMD, Acrel meter), with their default params.
+            cls = driver_class(role, SIM_DRIVERS[role])
+            params = {k: p.default for k, p in cls.PARAMS.items()}
+            return cls(params, self._ctx(f"connectors[{cid}].{role}", cid))
 
         # Built before the world exists, as a station may do: they look it up lazily.
         self.stack: SimPowerStack = build("power_stack")

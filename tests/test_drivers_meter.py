@@ -146,7 +146,7 @@ async def test_example_stations_get_simulated_wires(name: str) -> None:
             circuits = hw.connector(c.id)
             for role in ("pilot", "contactor", "lock", "rcd", "meter"):
                 wired = c.devices.get(role) is not None and c.devices[role].driver in (
-                    "ads1115", "gpio", "gpio_hbridge", "sdm630")
+                    "ads1115", "gpio", "gpio_hbridge", "sdm630", "rdc_dd")
                 assert (getattr(circuits, role) is not None) == wired, (c.id, role)
         bus = ModbusRtuBus(config.buses["rs485"].params, DriverContext(wiring, 0, "rs485"))
         await bus.start()

@@ -4,7 +4,7 @@
 * ``rpc``: OCPP-J message layer (one outstanding CALL, schema checks, CallErrors)
 * ``core``: Core profile handlers; ``trigger``: RemoteTrigger profile
 * ``transactions``: the persistent transaction message queue; ``metering``: MeterValues
-* ``keys``: configuration key registry
+* ``keys``: configuration key registry; ``keys_catalog``: every key of the DC manual ch. 5
 
 A later profile adds a module with a class that has ``name`` and ``install(router)`` and is
 installed with ``link.install(Profile(link))``; core and link need no change.

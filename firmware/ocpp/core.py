@@ -1,19 +1,25 @@
 """Core profile: the calls the central system makes to the charge point.
 
 RemoteStartTransaction, RemoteStopTransaction, ChangeConfiguration and GetConfiguration are
-complete. Reset, ChangeAvailability, UnlockConnector, ClearCache and DataTransfer are answered
-minimally but correctly: they call an optional method of the station when it has one
-(looked up with ``getattr``, so the :class:`~firmware.ports.StationPort` contract does not
-grow before the station implements them) and answer Rejected / NotSupported otherwise:
+handled here. Reset, ChangeAvailability, UnlockConnector, ClearCache and DataTransfer call an
+optional method of the station when it has one (looked up with ``getattr``, so the
+:class:`~firmware.ports.StationPort` contract does not grow for them) and answer Rejected /
+NotSupported / UnknownVendorId otherwise:
 
 ``async def reset(hard: bool) -> bool``
-    True = Accepted. Decide now, reset after returning (the answer goes out first).
+    True = Accepted. Decide only; ``def start_reset(hard: bool)`` then carries it out,
+    called once Reset.conf is on its way.
 ``async def change_availability(connector_id: int, operative: bool) -> str | bool``
     "Accepted" / "Rejected" / "Scheduled" (connector 0 = the whole station).
 ``async def unlock_connector(connector_id: int) -> str | bool``
     "Unlocked" / "UnlockFailed" / "NotSupported".
 ``def clear_cache() -> bool``
     True = Accepted.
+``def data_transfer(vendor_id: str, message_id: str | None, data: str | None)``
+    ``-> tuple[str, str | None]``: DataTransferStatus and the answer's data.
+
+ChangeConfiguration of AuthorizationKey reconnects (with the new password) once its answer
+went out.
 
 The CP-initiated Core messages (BootNotification, Heartbeat, StatusNotification, Authorize,
 Start/StopTransaction, MeterValues) are sent by link.py, transactions.py and metering.py.
@@ -24,7 +30,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from firmware.ocpp.rpc import JsonObject, Router
+from firmware.ocpp.rpc import JsonObject, Reply, Router
 
 if TYPE_CHECKING:
     from firmware.ocpp.link import OcppLink
@@ -92,10 +98,11 @@ class CoreProfile:
 
     # ------------------------------------------------------------------ configuration
 
-    async def change_configuration(self, req: JsonObject) -> JsonObject:
+    async def change_configuration(self, req: JsonObject) -> Reply:
         result = self._link.keys.change(str(req["key"]), str(req["value"]))
         logger.info("ChangeConfiguration %s: %s", req["key"], result.value)
-        return {"status": result.value}
+        # A new AuthorizationKey: reconnect with it, after this answer (TC_073).
+        return Reply({"status": result.value}, self._link.reconnect_if_requested)
 
     async def get_configuration(self, req: JsonObject) -> JsonObject:
         entries, unknown = self._link.keys.configuration(req.get("key"))
@@ -104,15 +111,24 @@ class CoreProfile:
             answer["unknownKey"] = unknown
         return answer
 
-    # ------------------------------------------------------------------ minimal for now
+    # ------------------------------------------------------------------ station operations
 
-    async def reset(self, req: JsonObject) -> JsonObject:
-        method = getattr(self._link.station, "reset", None)
+    async def reset(self, req: JsonObject) -> Reply:
+        station = self._link.station
+        method = getattr(station, "reset", None)
         if method is None:
-            return {"status": "Rejected"}
-        accepted = await method(req["type"] == "Hard")
+            return Reply({"status": "Rejected"})
+        hard = req["type"] == "Hard"
+        accepted = await method(hard)
         logger.info("Reset %s: %s", req["type"], "accepted" if accepted else "rejected")
-        return {"status": "Accepted" if accepted else "Rejected"}
+        start = getattr(station, "start_reset", None)
+        if not accepted or start is None:
+            return Reply({"status": "Accepted" if accepted else "Rejected"})
+
+        async def after() -> None:
+            start(hard)
+
+        return Reply({"status": "Accepted"}, after)
 
     async def change_availability(self, req: JsonObject) -> JsonObject:
         connector_id = int(req["connectorId"])
@@ -137,5 +153,13 @@ class CoreProfile:
         return {"status": _status(method(), "Accepted", "Rejected")}
 
     async def data_transfer(self, req: JsonObject) -> JsonObject:
-        logger.info("DataTransfer from vendor %s ignored", req.get("vendorId"))
-        return {"status": "UnknownVendorId"}
+        method = getattr(self._link.station, "data_transfer", None)
+        vendor_id = str(req["vendorId"])
+        if method is None:
+            logger.info("DataTransfer from vendor %s: unknown vendor", vendor_id)
+            return {"status": "UnknownVendorId"}
+        status, data = method(vendor_id, req.get("messageId"), req.get("data"))
+        answer: JsonObject = {"status": status}
+        if data is not None:
+            answer["data"] = data
+        return answer

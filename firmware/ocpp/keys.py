@@ -1,13 +1,18 @@
 """OCPP configuration keys: declarations, validation, persistence.
 
-A key is declared once, in one line (see ``CORE_KEYS``)::
+A key is declared once, in one line (the catalogue of every key is
+:mod:`firmware.ocpp.keys_catalog`)::
 
     int_key("HeartbeatInterval", 1800, minimum=0)
 
 Values are kept as the strings that travel on the wire ("true"/"false" for booleans, decimal
 integers, comma-separated lists). A key changed by ChangeConfiguration (or set from the
 command line) is persisted in the :class:`~firmware.store.Store` and survives restarts.
-Key names are case-insensitive (CiString50), answers use the declared spelling.
+Key names are case-insensitive (CiString50), answers use the declared spelling. Values are
+CiString500: printable ASCII only, at most 500 characters.
+
+A wrong value is never a crash: every check failure (even a bug in a check) makes
+ChangeConfiguration answer Rejected and keeps the old value.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ocpp.exceptions import OccurenceConstraintViolationError
+
 from firmware.store import Store
 
 logger = logging.getLogger(__name__)
 
-MAX_VALUE_LENGTH = 500  # GetConfiguration.conf value: CiString500
+MAX_VALUE_LENGTH = 500  # ChangeConfiguration / GetConfiguration value: CiString500
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")  # CiString: printable ASCII
 
 
 class KeyType(StrEnum):
@@ -58,6 +66,9 @@ Check = Callable[[str, "ConfigKeys"], str | None]
 
 @dataclass(frozen=True)
 class KeySpec:
+    """One configuration key. The fields after ``profile`` describe the limits the check
+    enforces (for documentation and tests; the check is what decides)."""
+
     name: str
     type: KeyType
     access: Access
@@ -65,6 +76,12 @@ class KeySpec:
     check: Check | None = None
     reboot_required: bool = False
     profile: str = "Core"
+    minimum: int | None = None  # INT, and each member of an integer CSL
+    maximum: int | None = None
+    max_length: int | None = None  # STR: characters; CSL: characters of one member
+    allowed: tuple[str, ...] | None = None  # STR: the values; CSL: the members
+    max_length_key: str | None = None  # CSL: the key holding the maximum member count
+    secret: bool = False  # never in a log line (AuthorizationKey, passwords, PINs)
 
 
 # --------------------------------------------------------------------------- declarations
@@ -91,54 +108,94 @@ def int_key(
     maximum: int | None = None,
     reboot_required: bool = False,
     profile: str = "Core",
+    check: Check | None = None,
 ) -> KeySpec:
-    def check(value: str, _keys: ConfigKeys) -> str | None:
+    """An integer within ``minimum``..``maximum``; ``check`` adds a rule of its own."""
+
+    def in_range(value: str, keys: ConfigKeys) -> str | None:
         n = int(value)
         if minimum is not None and n < minimum:
             return f"below {minimum}"
         if maximum is not None and n > maximum:
             return f"above {maximum}"
-        return None
+        return check(value, keys) if check is not None else None
 
     return KeySpec(
         name,
         KeyType.INT,
         access,
         None if default is None else str(default),
-        check,
+        in_range,
         reboot_required,
         profile,
+        minimum=minimum,
+        maximum=maximum,
     )
 
 
 def csl_key(
     name: str,
-    default: str,
+    default: str | None,
     allowed: Collection[str] | None = None,
     access: Access = Access.RW,
     *,
     max_length_key: str | None = None,
+    max_members: int | None = None,
+    member_pattern: str | None = None,
+    member_max_length: int | None = None,
+    integer_members: tuple[int, int] | None = None,
     reboot_required: bool = False,
     profile: str = "Core",
+    check: Check | None = None,
 ) -> KeySpec:
-    """A comma-separated list; members from ``allowed`` (None: anything), at most as many
-    members as the integer key ``max_length_key`` says."""
+    """A comma-separated list. Members come from ``allowed`` (None: anything that matches
+    ``member_pattern`` / is an integer within ``integer_members``); there are at most as
+    many as the integer key ``max_length_key`` says (or ``max_members``); ``check`` adds a
+    rule about the whole list."""
+    pattern = re.compile(member_pattern) if member_pattern is not None else None
 
-    def check(value: str, keys: ConfigKeys) -> str | None:
+    def check_list(value: str, keys: ConfigKeys) -> str | None:
         members = split_csl(value)
         if allowed is not None:
             bad = [m for m in members if m not in allowed]
             if bad:
                 return f"not supported: {', '.join(bad)}"
-        if len(set(members)) != len(members):
+        if pattern is not None:
+            bad = [m for m in members if not pattern.fullmatch(m)]
+            if bad:
+                return f"wrong format: {', '.join(bad)}"
+        if member_max_length is not None and any(len(m) > member_max_length for m in members):
+            return f"a member is longer than {member_max_length} characters"
+        if integer_members is not None:
+            low, high = integer_members
+            for m in members:
+                if not re.fullmatch(r"[+-]?\d{1,10}", m):
+                    return f"{m!r} is not an integer"
+                if not low <= int(m) <= high:
+                    return f"{m} not in {low}..{high}"
+        if allowed is not None and len(set(members)) != len(members):
             return "duplicate members"
+        limit = max_members
         if max_length_key is not None and keys.known(max_length_key):
             limit = keys.get_int(max_length_key)
-            if len(members) > limit:
-                return f"more than {max_length_key} = {limit} members"
-        return None
+        if limit is not None and len(members) > limit:
+            return f"more than {max_length_key or 'the maximum'} = {limit} members"
+        return check(value, keys) if check is not None else None
 
-    return KeySpec(name, KeyType.CSL, access, default, check, reboot_required, profile)
+    return KeySpec(
+        name,
+        KeyType.CSL,
+        access,
+        default,
+        check_list,
+        reboot_required,
+        profile,
+        minimum=integer_members[0] if integer_members else None,
+        maximum=integer_members[1] if integer_members else None,
+        max_length=member_max_length,
+        allowed=tuple(allowed) if allowed is not None else None,
+        max_length_key=max_length_key,
+    )
 
 
 def str_key(
@@ -149,19 +206,37 @@ def str_key(
     min_length: int = 0,
     max_length: int = MAX_VALUE_LENGTH,
     pattern: str | None = None,
+    allowed: Collection[str] | None = None,
     reboot_required: bool = False,
     profile: str = "Core",
+    secret: bool = False,
+    check: Check | None = None,
 ) -> KeySpec:
+    """A string of ``min_length``..``max_length`` characters matching ``pattern``; with
+    ``allowed``, one of those values (matched case-insensitively, kept as declared)."""
     regex = re.compile(pattern) if pattern is not None else None
 
-    def check(value: str, _keys: ConfigKeys) -> str | None:
+    def check_text(value: str, keys: ConfigKeys) -> str | None:
         if not min_length <= len(value) <= max_length:
             return f"length not in {min_length}..{max_length}"
+        if allowed is not None and value not in allowed:
+            return f"not one of {', '.join(allowed)}"
         if regex is not None and not regex.fullmatch(value):
             return "wrong format"
-        return None
+        return check(value, keys) if check is not None else None
 
-    return KeySpec(name, KeyType.STR, access, default, check, reboot_required, profile)
+    return KeySpec(
+        name,
+        KeyType.STR,
+        access,
+        default,
+        check_text,
+        reboot_required,
+        profile,
+        max_length=max_length,
+        allowed=tuple(allowed) if allowed is not None else None,
+        secret=secret,
+    )
 
 
 def split_csl(value: str) -> list[str]:
@@ -180,78 +255,70 @@ SAMPLED_MEASURANDS = (
     "SoC",
     "Temperature",
 )
-R = Access.R
-W = Access.W
-
-CORE_KEYS: tuple[KeySpec, ...] = (
-    bool_key("AllowOfflineTxForUnknownId", False),
-    bool_key("AuthorizationCacheEnabled", False),
-    bool_key("AuthorizeRemoteTxRequests", False),
-    int_key("ClockAlignedDataInterval", 0, minimum=0),
-    int_key("ConnectionTimeOut", 60, minimum=0),
-    int_key("GetConfigurationMaxKeys", 100, R),
-    int_key("HeartbeatInterval", 1800, minimum=0),
-    bool_key("LocalAuthorizeOffline", True),
-    bool_key("LocalPreAuthorize", False),
-    csl_key("MeterValuesAlignedData", "", SAMPLED_MEASURANDS,
-            max_length_key="MeterValuesAlignedDataMaxLength"),
-    int_key("MeterValuesAlignedDataMaxLength", len(SAMPLED_MEASURANDS), R),
-    csl_key("MeterValuesSampledData",
-            "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC",
-            SAMPLED_MEASURANDS, max_length_key="MeterValuesSampledDataMaxLength"),
-    int_key("MeterValuesSampledDataMaxLength", len(SAMPLED_MEASURANDS), R),
-    int_key("MeterValueSampleInterval", 60, minimum=0),
-    int_key("NumberOfConnectors", 1, R),
-    bool_key("StopTransactionOnEVSideDisconnect", True),
-    bool_key("StopTransactionOnInvalidId", True),
-    csl_key("StopTxnAlignedData", "", SAMPLED_MEASURANDS,
-            max_length_key="StopTxnAlignedDataMaxLength"),
-    int_key("StopTxnAlignedDataMaxLength", len(SAMPLED_MEASURANDS), R),
-    csl_key("StopTxnSampledData", "Energy.Active.Import.Register", SAMPLED_MEASURANDS,
-            max_length_key="StopTxnSampledDataMaxLength"),
-    int_key("StopTxnSampledDataMaxLength", len(SAMPLED_MEASURANDS), R),
-    csl_key("SupportedFeatureProfiles", "Core", None, R),
-    int_key("TransactionMessageAttempts", 3, minimum=1),
-    int_key("TransactionMessageRetryInterval", 20, minimum=0),
-    int_key("WebSocketPingInterval", 60, minimum=0),
-    # Security profile 1 (HTTP Basic): the password; write-only.
-    str_key("AuthorizationKey", None, W, min_length=16, max_length=40, profile="Security"),
-)
 
 
 # --------------------------------------------------------------------------- registry
 
 
 class ConfigKeys:
-    """The configuration keys of one station, backed by the store."""
+    """The configuration keys of one station, backed by the store.
 
-    def __init__(self, store: Store, specs: Iterable[KeySpec] = CORE_KEYS) -> None:
+    ``specs`` defaults to the whole catalogue (:data:`firmware.ocpp.keys_catalog.CATALOGUE`).
+    """
+
+    def __init__(self, store: Store, specs: Iterable[KeySpec] | None = None) -> None:
         self._store = store
         self._specs: dict[str, KeySpec] = {}  # casefolded name -> spec
         self._values: dict[str, str] = {}  # declared name -> canonical value
         self._callbacks: dict[str, list[Callable[[str], None]]] = {}
-        self.register_all(specs)
+        if specs is None:
+            from firmware.ocpp.keys_catalog import CATALOGUE  # the catalogue imports us
+
+            specs = CATALOGUE
+        specs = list(specs)
+        # Declare everything first, then adopt the persisted values: a value checked against
+        # another key (a *MaxLength companion) sees that key declared.
+        for spec in specs:
+            self._declare(spec)
+        for spec in specs:
+            self._load(spec, quiet=True)
 
     # ------------------------------------------------------------------ declaring
 
     def register(self, spec: KeySpec) -> None:
         """Add a key; a persisted value replaces the default when it is still valid."""
+        self._declare(spec)
+        self._load(spec, quiet=False)
+
+    def register_all(self, specs: Iterable[KeySpec]) -> None:
+        for spec in specs:
+            self.register(spec)
+
+    def _declare(self, spec: KeySpec) -> None:
         folded = spec.name.casefold()
         if folded in self._specs:
             raise ValueError(f"configuration key {spec.name} declared twice")
         self._specs[folded] = spec
         if spec.default is not None:
             self._values[spec.name] = spec.default
-        stored = self._store.get_key(spec.name)
-        if stored is not None:
-            try:
-                self._values[spec.name] = self._validate(spec, stored)
-            except InvalidValue as e:
-                logger.warning("configuration key %s: stored value ignored: %s", spec.name, e)
 
-    def register_all(self, specs: Iterable[KeySpec]) -> None:
-        for spec in specs:
-            self.register(spec)
+    def _load(self, spec: KeySpec, *, quiet: bool) -> None:
+        stored = self._store.get_key(spec.name)
+        if stored is None:
+            return
+        try:
+            self._values[spec.name] = self._validate(spec, stored)
+        except InvalidValue as e:
+            # quiet: at construction, before the station's own values are in (reload()
+            # tries again and warns then).
+            log = logger.debug if quiet else logger.warning
+            log("configuration key %s: stored value ignored: %s", spec.name, e)
+
+    def reload(self) -> None:
+        """Adopt the persisted values again, now that computed values (NumberOfConnectors)
+        are in: a stored value that depends on them is checked against the real ones."""
+        for spec in self._specs.values():
+            self._load(spec, quiet=False)
 
     def on_change(self, name: str, callback: Callable[[str], None]) -> None:
         """Call ``callback(new_value)`` whenever the key's value changes."""
@@ -265,6 +332,9 @@ class ConfigKeys:
         except KeyError:
             raise KeyError(name) from None
 
+    def specs(self) -> list[KeySpec]:
+        return list(self._specs.values())
+
     def known(self, name: str) -> bool:
         return name.casefold() in self._specs
 
@@ -273,7 +343,7 @@ class ConfigKeys:
 
     def get_int(self, name: str, default: int = 0) -> int:
         value = self.get(name)
-        return int(value) if value is not None else default
+        return int(value) if value else default
 
     def get_bool(self, name: str) -> bool:
         return self.get(name) == "true"
@@ -283,6 +353,10 @@ class ConfigKeys:
 
     def names(self) -> list[str]:
         return [s.name for s in self._specs.values()]
+
+    def persisted(self, name: str) -> bool:
+        """Whether the key holds a value set by ChangeConfiguration / ``--set-key``."""
+        return self._store.get_key(self.spec(name).name) is not None
 
     # ------------------------------------------------------------------ writing
 
@@ -296,7 +370,11 @@ class ConfigKeys:
         try:
             self._set(spec, value, persist=True)
         except InvalidValue as e:
-            logger.info("ChangeConfiguration %s rejected: %s", spec.name, e)
+            logger.info("ChangeConfiguration %s rejected: %s", spec.name,
+                        "invalid value" if spec.secret else e)
+            return ChangeResult.REJECTED
+        except Exception:  # a bug in a check must not become a CALLERROR, nor a crash
+            logger.exception("ChangeConfiguration %s: the check failed", spec.name)
             return ChangeResult.REJECTED
         return ChangeResult.REBOOT_REQUIRED if spec.reboot_required else ChangeResult.ACCEPTED
 
@@ -311,8 +389,16 @@ class ConfigKeys:
         self._set(self.spec(name), value, persist=True)
 
     def set_readonly(self, name: str, value: str) -> None:
-        """A read-only value derived at start-up (NumberOfConnectors): not persisted."""
+        """A read-only value derived at start-up or measured (NumberOfConnectors,
+        MobileRSSI): validated, not persisted."""
         self._set(self.spec(name), value, persist=False)
+
+    def set_default(self, name: str, value: str) -> None:
+        """A default that depends on the station (chargePointIdentity, MaxGridPower):
+        taken unless a value was persisted; not persisted itself."""
+        spec = self.spec(name)
+        if self._store.get_key(spec.name) is None:
+            self._set(spec, value, persist=False)
 
     def _set(self, spec: KeySpec, value: str, *, persist: bool) -> None:
         canonical = self._validate(spec, value)
@@ -326,23 +412,28 @@ class ConfigKeys:
 
     def _validate(self, spec: KeySpec, value: str) -> str:
         """The canonical form of ``value`` or :class:`InvalidValue`."""
+        shown = "(hidden)" if spec.secret else repr(value)
+        if not isinstance(value, str) or not _PRINTABLE.fullmatch(value):
+            raise InvalidValue(f"{spec.name}: {shown} is not printable ASCII")
         text = value.strip()
         if spec.type == KeyType.BOOL:
             if text.lower() not in ("true", "false"):
-                raise InvalidValue(f"{spec.name}: {value!r} is not true/false")
+                raise InvalidValue(f"{spec.name}: {shown} is not true/false")
             text = text.lower()
         elif spec.type == KeyType.INT:
             if not re.fullmatch(r"[+-]?\d{1,10}", text):
-                raise InvalidValue(f"{spec.name}: {value!r} is not an integer")
+                raise InvalidValue(f"{spec.name}: {shown} is not an integer")
             text = str(int(text))
         elif spec.type == KeyType.CSL:
             text = ",".join(split_csl(text))
+        elif spec.allowed is not None:  # an enumeration: CiString, so case-insensitive
+            text = next((a for a in spec.allowed if a.casefold() == text.casefold()), text)
         if len(text) > MAX_VALUE_LENGTH:
             raise InvalidValue(f"{spec.name}: longer than {MAX_VALUE_LENGTH} characters")
         if spec.check is not None:
             reason = spec.check(text, self)
             if reason is not None:
-                raise InvalidValue(f"{spec.name}: {value!r}: {reason}")
+                raise InvalidValue(f"{spec.name}: {shown}: {reason}")
         return text
 
     # ------------------------------------------------------------------ GetConfiguration
@@ -352,7 +443,22 @@ class ConfigKeys:
     ) -> tuple[list[dict[str, object]], list[str]]:
         """(configurationKey, unknownKey) of GetConfiguration.conf.
 
-        Write-only keys are never returned: asked for by name they count as unknown."""
+        Write-only keys are never returned: asked for by name they count as unknown.
+
+        More keys requested than GetConfigurationMaxKeys: CALLERROR
+        OccurenceConstraintViolation (raised here as the ``ocpp`` exception, which the
+        message layer sends). OCPP 1.6 lets the charge point limit the number but says
+        nothing of how; answering only the first N would be a silently wrong answer
+        (the rest neither known nor unknown), so the whole request is refused and the
+        central system can read the limit and ask again in parts.
+        """
+        limit = self.get_int("GetConfigurationMaxKeys") if self.known(
+            "GetConfigurationMaxKeys") else 0
+        if requested and limit > 0 and len(requested) > limit:
+            raise OccurenceConstraintViolationError(
+                description=f"more than GetConfigurationMaxKeys = {limit} keys requested",
+                details={"cause": f"{len(requested)} keys requested, at most {limit}"},
+            )
         if not requested:
             specs = [s for s in self._specs.values() if s.access != Access.W]
             unknown: list[str] = []

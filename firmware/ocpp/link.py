@@ -10,6 +10,11 @@ after ``interval``, send nothing else meanwhile, answer the central system's cal
 the current StatusNotification of connector 0 and every connector, then the transaction
 queue, the status changes and the heartbeats. ``online`` is True from the accepted boot
 until the connection drops.
+
+Status changes wait ``MinimumStatusDuration`` seconds and go out only if still current.
+A WebSocket ping every ``WebSocketPingInterval`` seconds finds a dead link (no pong within
+the interval): the connection is dropped and rebuilt. Security profile 1: HTTP Basic with
+``AuthorizationKey`` (ws and wss); a new key reconnects at once.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import asyncio
 import base64
 import logging
 import random
+import ssl
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -34,7 +40,9 @@ from firmware.clock import Clock
 from firmware.config.model import Identity
 from firmware.ocpp.core import CoreProfile
 from firmware.ocpp.keys import ConfigKeys
+from firmware.ocpp.local_list import LocalListProfile
 from firmware.ocpp.metering import Metering
+from firmware.ocpp.reservation import ReservationProfile
 from firmware.ocpp.rpc import (
     CallFailed,
     InvalidMessage,
@@ -112,6 +120,7 @@ class OcppLink:
         authorize_timeout: float = 5.0,
         boot_retry_s: float = 60.0,
         backoff: Backoff | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.station = station
         self.identity = identity
@@ -124,23 +133,38 @@ class OcppLink:
         self._authorize_timeout = authorize_timeout
         self._boot_retry_s = boot_retry_s  # after a Pending/Rejected with interval 0
         self._backoff = backoff or Backoff()
+        self._ssl = ssl_context  # wss: None = the system's trusted certificates
         self.router = Router()
         self._profiles: list[str] = []
         self._rpc: Rpc | None = None
         self._online = False
         self._last_activity = clock.monotonic()
         self._status: dict[int, StatusReport] = {}  # latest per connector (0 = station)
-        self._status_pending: deque[tuple[int, StatusReport, datetime]] = deque()
+        # (connector, report, time of the change, monotonic time it may be sent)
+        self._status_pending: deque[tuple[int, StatusReport, datetime, float]] = deque()
+        self._status_sent: dict[int, StatusReport] = {}
         self._status_wake = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._ping_wake = asyncio.Event()
+        self._reconnect_wanted = False
         self._heartbeat_wake = asyncio.Event()
         self._boot_now = asyncio.Event()
         self.transactions = TransactionQueue(store, keys, station)
-        self.metering = Metering(station, keys, clock, store, self.transactions.meter_values)
+        self.metering = Metering(station, keys, clock, store, self.transactions.meter_values,
+                                 send_direct=self._meter_values_now)
 
         count = connector_count if connector_count is not None else len(station.connector_ids())
         keys.set_readonly("NumberOfConnectors", str(count))
         keys.on_change("HeartbeatInterval", lambda _v: self._heartbeat_wake.set())
+        keys.on_change("WebSocketPingInterval", lambda _v: self._ping_wake.set())
+        keys.on_change("AuthorizationKey", lambda _v: self._want_reconnect())
         self.install(CoreProfile(self))
+        # Profiles the station supports (looked up on its class: the station builds its
+        # link before it has built everything else).
+        if hasattr(type(station), "local_list"):
+            self.install(LocalListProfile(self))
+        if hasattr(type(station), "reserve_now"):
+            self.install(ReservationProfile(self))
         self.install(RemoteTriggerProfile(self))
 
     # ------------------------------------------------------------------ assembly
@@ -164,10 +188,11 @@ class OcppLink:
 
     def notify_status(self, connector_id: int, report: StatusReport) -> None:
         self._status[connector_id] = report
-        # MinimumStatusDuration goes here: hold the report for that long and send it only
-        # if it is still the connector's latest by then.
         if self._online:
-            self._status_pending.append((connector_id, report, self._clock.now()))
+            # MinimumStatusDuration: held that long, sent only if still the latest by then.
+            hold = max(0, self.keys.get_int("MinimumStatusDuration"))
+            due = self._clock.monotonic() + hold
+            self._status_pending.append((connector_id, report, self._clock.now(), due))
             self._status_wake.set()
 
     async def authorize(self, id_tag: str) -> IdTagInfo | None:
@@ -251,6 +276,40 @@ class OcppLink:
         self._status[connector_id] = report
         await self._send_status(connector_id, report, self._clock.now())
 
+    async def send_now(self, action: str, payload: JsonObject) -> JsonObject | None:
+        """Send a message that is not queued (status notifications, DataTransfer) now;
+        None when offline or it failed (logged)."""
+        rpc = self._rpc
+        if rpc is None:
+            logger.info("%s: %s not sent: not connected", self.charge_point_id, action)
+            return None
+        try:
+            return await rpc.call(action, payload)
+        except (*_MESSAGE_ERRORS, RpcClosed, ConnectionClosed) as e:
+            logger.warning("%s: %s failed: %s", self.charge_point_id, action, e)
+            return None
+
+    async def _meter_values_now(self, payload: JsonObject) -> None:
+        """Clock-aligned values outside a transaction: sent when online, else dropped."""
+        if self._online:
+            await self.send_now("MeterValues", payload)
+
+    async def data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> tuple[str, str | None] | None:
+        """DataTransfer to the central system: (status, data), None when offline."""
+        payload: JsonObject = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        if not self._online:
+            return None
+        answer = await self.send_now("DataTransfer", payload)
+        if answer is None:
+            return None
+        return str(answer["status"]), answer.get("data")
+
     async def send_meter_values(self, connector_id: int) -> None:
         """MeterValues of a connector now, context Trigger (not queued)."""
         rpc = self._rpc
@@ -302,29 +361,84 @@ class OcppLink:
         try:
             parsed = parse_uri(uri)
             host, port = self._endpoint(parsed.host, parsed.port)
-            ping = self.keys.get_int("WebSocketPingInterval") or None
+            tls: dict[str, Any] = {}  # connect() refuses an ssl argument for ws://
+            if parsed.secure and self._ssl is not None:
+                tls["ssl"] = self._ssl
             async with connect(
                 uri,
                 subprotocols=[SUBPROTOCOL],
                 additional_headers=self._headers(),
                 open_timeout=self._call_timeout,
-                ping_interval=ping,
-                ping_timeout=ping,  # a pong missing for a whole interval: link dead
+                ping_interval=None,  # our own pings follow WebSocketPingInterval (_keepalive)
                 close_timeout=5,
                 proxy=None,
                 host=host,
                 port=port,
+                **tls,
             ) as ws:
                 if ws.subprotocol != SUBPROTOCOL:
                     logger.error("%s: the central system refused ocpp1.6", self.charge_point_id)
                     return
                 logger.info("%s: connected to %s (via %s:%d)", self.charge_point_id, uri,
                             host, port)
-                await self._session(ws)
+                self._ws = ws
+                try:
+                    await self._session(ws)
+                finally:
+                    self._ws = None
         except InvalidURI as e:
             logger.error("%s: bad central system URL: %s", self.charge_point_id, e)
         except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as e:
             logger.warning("%s: cannot connect to %s: %s", self.charge_point_id, uri, e)
+
+    def _want_reconnect(self) -> None:
+        if self._ws is not None:
+            self._reconnect_wanted = True
+
+    async def reconnect_if_requested(self) -> None:
+        """After ChangeConfiguration: a new AuthorizationKey takes effect by reconnecting."""
+        ws = self._ws
+        if not self._reconnect_wanted or ws is None:
+            return
+        self._reconnect_wanted = False
+        logger.info("%s: new AuthorizationKey: reconnecting", self.charge_point_id)
+        self._backoff.reset()
+        rpc = self._rpc
+        try:
+            # Not in the middle of a CALL of ours: its answer would be lost.
+            async with asyncio.timeout(self._call_timeout):
+                if rpc is not None:
+                    async with rpc.idle():
+                        await ws.close(1000, "new AuthorizationKey")
+                    return
+        except TimeoutError:
+            pass
+        await ws.close(1000, "new AuthorizationKey")
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        """WebSocketPingInterval: a ping every interval; no pong within it: the link is dead
+        (a dropped network often sends no FIN), so drop the connection and reconnect."""
+        while True:
+            self._ping_wake.clear()
+            interval = self.keys.get_int("WebSocketPingInterval")
+            if interval <= 0:  # 0: no pings from our side
+                await self._ping_wake.wait()
+                continue
+            try:
+                async with asyncio.timeout(interval):
+                    await self._ping_wake.wait()  # the interval changed: start over
+                continue
+            except TimeoutError:
+                pass
+            pong = await ws.ping()
+            try:
+                async with asyncio.timeout(interval):
+                    await pong
+            except TimeoutError:
+                logger.warning("%s: no pong within %d s: link dead, reconnecting",
+                               self.charge_point_id, interval)
+                ws.transport.abort()
+                raise RpcClosed("WebSocket ping unanswered") from None
 
     async def _session(self, ws: ClientConnection) -> None:
         rpc = Rpc(ws, self.router, name=self.charge_point_id, timeout=self._call_timeout,
@@ -333,6 +447,7 @@ class OcppLink:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(rpc.serve(tg))
+                tg.create_task(self._keepalive(ws))
                 tg.create_task(self._drive(rpc, tg))
         except* (ConnectionClosed, RpcClosed) as eg:
             logger.warning("%s: connection lost: %s", self.charge_point_id, eg.exceptions[0])
@@ -352,6 +467,7 @@ class OcppLink:
         self._online = True
         self._backoff.reset()
         self._status_pending.clear()  # superseded by the full status below
+        self._status_sent.clear()
         for c in (0, *self.station.connector_ids()):
             await self.send_status(c)
         tg.create_task(self.transactions.deliver(rpc))
@@ -426,6 +542,7 @@ class OcppLink:
         rpc = self._rpc
         if rpc is None:
             return
+        self._status_sent[connector_id] = report
         payload: JsonObject = {
             "connectorId": connector_id,
             "status": report.status,
@@ -448,9 +565,23 @@ class OcppLink:
         while True:
             self._status_wake.clear()
             while self._status_pending:
-                connector_id, report, t = self._status_pending.popleft()
+                connector_id, report, t, due = self._status_pending[0]
+                wait = due - self._clock.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # changes are held in order: the head first
+                self._status_pending.popleft()
+                if self._held(connector_id, report):
+                    continue
                 await self._send_status(connector_id, report, t)
             await self._status_wake.wait()
+
+    def _held(self, connector_id: int, report: StatusReport) -> bool:
+        """With MinimumStatusDuration: a report superseded meanwhile, or equal to the one
+        last sent, is not sent."""
+        if self.keys.get_int("MinimumStatusDuration") <= 0:
+            return False
+        latest = self._status.get(connector_id)
+        return latest != report or self._status_sent.get(connector_id) == report
 
     async def _heartbeats(self) -> None:
         """A Heartbeat after HeartbeatInterval seconds without any OCPP message."""

@@ -10,6 +10,11 @@ The measurands of StopTxnSampledData are collected as well and go into the
 ``transactionData`` of StopTransaction, between the Transaction.Begin and Transaction.End
 samples. Units are spelled exactly as the official schema allows; Frequency has no unit
 ("Hertz" is not in the schema that strict central systems validate against).
+
+Clock-aligned values: every ClockAlignedDataInterval seconds counted from midnight (UTC),
+each connector's MeterValuesAlignedData (context Sample.Clock) with the boundary as their
+timestamp: queued with the transactionId while a transaction runs, sent directly (not
+queued) otherwise. StopTxnAlignedData samples go into the transactionData too.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from firmware.clock import Clock
 from firmware.ocpp.keys import ConfigKeys
@@ -114,6 +119,15 @@ def next_sample_time(start: float, interval: float, last: float) -> float:
     return start + max(k, 1) * interval
 
 
+def next_aligned_time(now: datetime, interval: int) -> datetime:
+    """The first clock-aligned boundary after ``now``: intervals of ``interval`` seconds
+    counted from midnight UTC (a day that does not divide evenly restarts at midnight)."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = (now - midnight).total_seconds()
+    boundary = midnight + timedelta(seconds=(math.floor(elapsed / interval) + 1) * interval)
+    return min(boundary, midnight + timedelta(days=1))
+
+
 @dataclass
 class _Running:
     handle: TxHandle
@@ -132,15 +146,20 @@ class Metering:
         clock: Clock,
         store: Store,
         enqueue: Callable[[TxHandle, JsonObject], None],
+        send_direct: Callable[[JsonObject], Awaitable[object]] | None = None,
     ) -> None:
         self._station = station
         self._keys = keys
         self._clock = clock
         self._store = store
         self._enqueue = enqueue  # (handle, meterValue) -> transaction queue
+        self._send_direct = send_direct  # MeterValues.req payload -> sent now, not queued
         self._running: dict[int, _Running] = {}
         self._wake = asyncio.Event()
+        self._aligned_wake = asyncio.Event()
+        self._last_boundary: datetime | None = None
         keys.on_change("MeterValueSampleInterval", lambda _v: self._wake.set())
+        keys.on_change("ClockAlignedDataInterval", lambda _v: self._aligned_wake.set())
 
     def track(self, handle: TxHandle) -> None:
         """Start sampling a transaction that just started."""
@@ -159,7 +178,7 @@ class Metering:
     ) -> list[JsonObject]:
         """StopTransaction.transactionData per StopTxnSampledData (empty key: none)."""
         measurands = self._keys.get_csl("StopTxnSampledData")
-        if not measurands:
+        if not measurands and not periodic:  # periodic: also StopTxnAlignedData samples
             return []
         begin = energy_sample(handle.started, handle.meter_start_wh, "Transaction.Begin")
         end = energy_sample(stopped, meter_stop_wh, "Transaction.End")
@@ -175,7 +194,55 @@ class Metering:
         return sampled_values(snap, self._keys.get_csl("MeterValuesSampledData"), context)
 
     async def run(self) -> None:
-        """Take the samples when they fall due, until cancelled."""
+        """Take the sampled and the clock-aligned values when they fall due, until
+        cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._aligned())
+            await self._sampled()
+
+    async def _aligned(self) -> None:
+        while True:
+            self._aligned_wake.clear()
+            interval = self._keys.get_int("ClockAlignedDataInterval")
+            if interval <= 0:
+                await self._aligned_wake.wait()  # 0 disables clock-aligned values
+                continue
+            now = self._clock.now()
+            if self._last_boundary is not None and self._last_boundary > now:
+                now = self._last_boundary  # the wall clock went back: no boundary twice
+            boundary = next_aligned_time(now, interval)
+            try:
+                async with asyncio.timeout((boundary - self._clock.now()).total_seconds()):
+                    await self._aligned_wake.wait()  # the interval changed: start over
+                continue
+            except TimeoutError:
+                pass
+            self._last_boundary = boundary
+            for connector_id in self._station.connector_ids():
+                try:
+                    await self._take_aligned(connector_id, boundary)
+                except Exception:  # one connector's meter must not stop the others
+                    logger.exception("connector %d: clock-aligned values failed", connector_id)
+
+    async def _take_aligned(self, connector_id: int, boundary: datetime) -> None:
+        snap = self._station.meter_snapshot(connector_id)
+        values = sampled_values(snap, self._keys.get_csl("MeterValuesAlignedData"), "Sample.Clock")
+        handle = self._station.active_transaction(connector_id)
+        running = self._running.get(handle.local_id) if handle is not None else None
+        if running is None:
+            if values and self._send_direct is not None:
+                await self._send_direct(
+                    {"connectorId": connector_id, "meterValue": [meter_value(boundary, values)]}
+                )
+            return
+        if values:
+            self._enqueue(running.handle, meter_value(boundary, values))
+        stop_values = sampled_values(snap, self._keys.get_csl("StopTxnAlignedData"),
+                                     "Sample.Clock")
+        if stop_values and len(running.stop_samples) < MAX_STOP_SAMPLES:
+            running.stop_samples.append(meter_value(boundary, stop_values))
+
+    async def _sampled(self) -> None:
         while True:
             self._wake.clear()
             interval = self._keys.get_int("MeterValueSampleInterval")

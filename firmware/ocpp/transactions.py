@@ -11,6 +11,12 @@ A CALLERROR (the central system failed to process it) is retried up to
 TransactionMessageAttempts times, waiting TransactionMessageRetryInterval × attempt number
 in between, then dropped with a log line. A missing answer is not counted: the message is
 sent again (the connection is probably gone and the session will be rebuilt).
+
+Throughput (a long offline period leaves thousands of MeterValues): delivery reads the
+queue ahead in batches and removes delivered MeterValues in one write per batch, so a
+power cut can at worst send a few MeterValues twice, never lose one; StartTransaction
+(with the transactionId swap) and StopTransaction are removed at once. MeterValues are
+checked against the schema when they are recorded, not again each time they are sent.
 """
 
 from __future__ import annotations
@@ -20,7 +26,15 @@ import logging
 from datetime import datetime
 
 from firmware.ocpp.keys import ConfigKeys
-from firmware.ocpp.rpc import CallFailed, InvalidMessage, JsonObject, Rpc, format_time, parse_time
+from firmware.ocpp.rpc import (
+    CallFailed,
+    InvalidMessage,
+    JsonObject,
+    Rpc,
+    format_time,
+    parse_time,
+    schema_error,
+)
 from firmware.ports import IdTagInfo, StationPort, TxHandle
 from firmware.store import QueuedMessage, Store
 
@@ -29,6 +43,7 @@ logger = logging.getLogger(__name__)
 START = "StartTransaction"
 STOP = "StopTransaction"
 METER = "MeterValues"
+BATCH = 100  # messages read ahead, and delivered MeterValues removed in one write
 
 
 def id_tag_info(data: JsonObject) -> IdTagInfo:
@@ -116,6 +131,12 @@ class TransactionQueue:
 
     def meter_values(self, handle: TxHandle, meter_value: JsonObject) -> None:
         payload: JsonObject = {"connectorId": handle.connector_id, "meterValue": [meter_value]}
+        # Checked once here (with the transactionId it will get), not at each delivery.
+        problem = schema_error(METER, {**payload, "transactionId": 0})
+        if problem is not None:
+            logger.error("connector %d: MeterValues not recorded, it breaks the schema: %s",
+                         handle.connector_id, problem.details)
+            return
         created = parse_time(meter_value["timestamp"])
         self._store.queue_push(METER, payload, handle.local_id, created)
         self._wake.set()
@@ -130,36 +151,67 @@ class TransactionQueue:
 
     async def deliver(self, rpc: Rpc) -> None:
         """Send the queue in order over ``rpc`` until cancelled or the connection fails."""
-        while True:
-            msg = self._store.queue_peek()
-            if msg is None:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            payload = dict(msg.payload)
-            if msg.action != START:
-                tx_id = self._store.csms_tx_id(msg.local_tx_id) if msg.local_tx_id else None
-                if tx_id is None:
-                    # Its StartTransaction was abandoned: no transactionId will ever come.
-                    logger.error(
-                        "connector %d: %s of transaction %s dropped: it has no transactionId",
-                        self._connector(msg), msg.action, msg.local_tx_id,
-                    )
-                    self._store.queue_ack(msg.seq)
+        acks: list[int] = []  # delivered MeterValues not yet removed from the store
+        cursor = 0  # the last message dealt with (delivered, or dropped)
+        try:
+            while True:
+                batch = self._store.queue_batch(cursor, BATCH)
+                if not batch:
+                    self._flush(acks)
+                    self._wake.clear()
+                    await self._wake.wait()
                     continue
-                payload["transactionId"] = tx_id
+                for msg in batch:
+                    fresh = await self._deliver_one(rpc, msg, acks)
+                    cursor = msg.seq
+                    if not fresh:
+                        break  # messages of the batch were dropped: read again
+                self._flush(acks)
+        finally:
+            self._flush(acks)  # also when the connection went away under us
+
+    def _flush(self, acks: list[int]) -> None:
+        if acks:
+            self._store.queue_ack_many(acks)
+            acks.clear()
+
+    def _tx_id(self, local_id: int) -> int | None:
+        handle = self._handles.get(local_id)
+        if handle is not None and handle.transaction_id is not None:
+            return handle.transaction_id
+        return self._store.csms_tx_id(local_id)
+
+    async def _deliver_one(self, rpc: Rpc, msg: QueuedMessage, acks: list[int]) -> bool:
+        """Deliver one message (retrying as the keys say) or drop it. False when other
+        queued messages were dropped with it (the caller's batch is stale)."""
+        payload = dict(msg.payload)
+        if msg.action != START:
+            tx_id = self._tx_id(msg.local_tx_id) if msg.local_tx_id else None
+            if tx_id is None:
+                # Its StartTransaction was abandoned: no transactionId will ever come.
+                logger.error(
+                    "connector %d: %s of transaction %s dropped: it has no transactionId",
+                    self._connector(msg), msg.action, msg.local_tx_id,
+                )
+                self._flush(acks)
+                self._store.queue_ack(msg.seq)
+                return True
+            payload["transactionId"] = tx_id
+        while True:
             try:
-                result = await rpc.call(msg.action, payload)
+                result = await rpc.call(msg.action, payload, checked=msg.action == METER)
             except (CallFailed, InvalidMessage) as e:
-                await self._failed(msg, e)
-                continue
+                if await self._failed(msg, e, acks):
+                    continue
+                return msg.action != START
             except TimeoutError:
                 logger.warning(
                     "connector %d: no answer to %s, sending it again",
                     self._connector(msg), msg.action,
                 )
                 continue
-            self._delivered(msg, result)
+            self._delivered(msg, result, acks)
+            return True
 
     def _connector(self, msg: QueuedMessage) -> int:
         if "connectorId" in msg.payload:
@@ -167,7 +219,10 @@ class TransactionQueue:
         record = self._store.transaction(msg.local_tx_id) if msg.local_tx_id else None
         return record.connector_id if record is not None else 0
 
-    async def _failed(self, msg: QueuedMessage, error: Exception) -> None:
+    async def _failed(self, msg: QueuedMessage, error: Exception, acks: list[int]) -> bool:
+        """A CALLERROR: True to try again (after the retry interval), False when the
+        message was dropped after its last attempt."""
+        self._flush(acks)  # what was delivered stays delivered while we wait
         attempts = self._store.queue_attempt(msg.seq)
         limit = max(1, self._keys.get_int("TransactionMessageAttempts", 1))
         connector = self._connector(msg)
@@ -178,11 +233,12 @@ class TransactionQueue:
                 connector, msg.action, attempts, limit, delay, error,
             )
             await asyncio.sleep(delay)
-            return
+            return True
         logger.error(
             "connector %d: %s dropped after %d attempts: %s", connector, msg.action, attempts, error
         )
         with self._store.atomic():
+            self._flush(acks)
             self._store.queue_ack(msg.seq)
             if msg.action == START and msg.local_tx_id is not None:
                 dropped = self._store.queue_drop_transaction(msg.local_tx_id)
@@ -191,12 +247,15 @@ class TransactionQueue:
                         "connector %d: %d queued messages of transaction %d dropped with it",
                         connector, dropped, msg.local_tx_id,
                     )
+        return False
 
-    def _delivered(self, msg: QueuedMessage, result: JsonObject) -> None:
+    def _delivered(self, msg: QueuedMessage, result: JsonObject, acks: list[int]) -> None:
         local_id = msg.local_tx_id
         if msg.action == START and local_id is not None:
             tx_id = int(result["transactionId"])
+            # On disk before anything of this transaction goes out with that id.
             with self._store.atomic():
+                self._flush(acks)
                 self._store.set_csms_tx_id(local_id, tx_id)
                 self._store.queue_ack(msg.seq)
             info = id_tag_info(result["idTagInfo"])
@@ -214,8 +273,17 @@ class TransactionQueue:
                                      handle.connector_id)
         elif msg.action == STOP and local_id is not None:
             with self._store.atomic():
+                self._flush(acks)
                 self._store.queue_ack(msg.seq)
                 self._store.forget_if_done(local_id)
             self._handles.pop(local_id, None)
+            remember = getattr(self._station, "remember_id_tag", None)  # authorization cache
+            if remember is not None and "idTagInfo" in result and "idTag" in msg.payload:
+                remember(str(msg.payload["idTag"]), id_tag_info(result["idTagInfo"]))
+        elif msg.action == METER:
+            acks.append(msg.seq)
+            if len(acks) >= BATCH:
+                self._flush(acks)
         else:
+            self._flush(acks)
             self._store.queue_ack(msg.seq)

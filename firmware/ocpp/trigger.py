@@ -3,8 +3,12 @@
 The requested message is sent after TriggerMessage.conf (OCPP 1.6 §5.17: "the Charge Point
 SHALL first send the TriggerMessage response, before sending the requested message"), also
 while the boot is Pending: that is how a central system completes a pending boot.
-DiagnosticsStatusNotification and FirmwareStatusNotification answer NotImplemented until
-the FirmwareManagement profile exists.
+
+DiagnosticsStatusNotification and FirmwareStatusNotification report the station's
+``diagnostics_status()`` / ``firmware_status()`` (looked up with ``getattr``: the
+FirmwareManagement profile provides them; "Idle" is what OCPP 1.6 reports when nothing is in
+progress); a station without them answers NotImplemented. A connectorId the station does
+not have answers Rejected.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ if TYPE_CHECKING:
     from firmware.ocpp.link import OcppLink
 
 logger = logging.getLogger(__name__)
+
+# Triggered status notifications and the station method that gives their status.
+_STATUS_GETTERS = {
+    "DiagnosticsStatusNotification": "diagnostics_status",
+    "FirmwareStatusNotification": "firmware_status",
+}
 
 
 class RemoteTriggerProfile:
@@ -56,8 +66,19 @@ class RemoteTriggerProfile:
                     if c != 0:
                         await self._link.send_meter_values(c)
 
+        elif requested in _STATUS_GETTERS and hasattr(self._link.station,
+                                                      _STATUS_GETTERS[requested]):
+            after = self._status_notification(requested)
         else:
             logger.info("TriggerMessage %s not implemented", requested)
             return Reply({"status": "NotImplemented"})
         logger.info("TriggerMessage %s (connector %s) accepted", requested, connector_id)
         return Reply({"status": "Accepted"}, after)
+
+    def _status_notification(self, action: str) -> Callable[[], Awaitable[None]]:
+        method = getattr(self._link.station, _STATUS_GETTERS[action])
+
+        async def after() -> None:
+            await self._link.send_now(action, {"status": str(method())})
+
+        return after
