@@ -36,12 +36,18 @@ class NfcpyReader:
             doc="nfcpy device string, e.g. tty:AMA0:pn532 (PN532 on /dev/ttyAMA0), usb:072f:2200",
         ),
         "lost_after_s": Param(float, 5.0, min=1, max=60, doc="failing this long = reader lost"),
+        "id_from": Param(
+            str, "uid", choices=("uid", "ndef_text"),
+            doc="uid: the card's UID in hex; ndef_text: an NDEF text record's text "
+            "(e.g. a contract id written on the card), else the UID",
+        ),
     }
 
     def __init__(self, params: Mapping[str, Any], ctx: DriverContext) -> None:
         self._ctx = ctx
         self._device: str = params["device"]
         self._lost_after_s: float = params.get("lost_after_s", 5.0)
+        self._ndef_text = params.get("id_from", "uid") == "ndef_text"
         self._subscribers: list[Callable[[str], None]] = []
         self._fault_subscribers: list[Callable[[ReaderFault | None], None]] = []
         self._fault: ReaderFault | None = None
@@ -129,11 +135,28 @@ class NfcpyReader:
         finally:
             post(done)
 
+    @staticmethod
+    def _ndef_id(tag: Any) -> str | None:
+        """The first NDEF text record of the card, if it has one that fits an idTag
+        (CiString20). Runs in the reader thread: nfcpy reads the NDEF data here."""
+        try:
+            records = tag.ndef.records if getattr(tag, "ndef", None) is not None else []
+        except Exception:  # unreadable NDEF: fall back to the UID
+            logger.debug("NDEF read failed", exc_info=True)
+            return None
+        for record in records:
+            text = getattr(record, "text", None)
+            if isinstance(text, str) and 0 < len(text.strip()) <= 20:
+                return text.strip()
+        return None
+
     def _read_cards(self, clf: Any, stop: threading.Event, post: Callable[..., None]) -> None:
         """Loop on ``connect`` until stopped; returns when the reader fails."""
 
         def on_connect(tag: Any) -> bool:
-            id_tag = bytes(tag.identifier).hex().upper()
+            id_tag = (self._ndef_id(tag) if self._ndef_text else None) or bytes(
+                tag.identifier
+            ).hex().upper()
             post(self._deliver, id_tag)
             return True  # wait until the card leaves: one report per presentation
 

@@ -9,6 +9,7 @@ runs on the event loop, like the world it drives.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import re
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TEXT_TAG = re.compile(r"^[\x21-\x7e]{1,20}$")  # printable, no spaces: an NDEF text idTag
 ID_TAG = re.compile(r"^(?:[0-9A-Fa-f]{2}){1,10}$")  # a UID in hex, at most an idTag's 20
 
 
@@ -89,6 +91,8 @@ class SimApi:
             "doors_open": self.world.doors_open,
             "faults": [dataclasses.asdict(f) for f in st.faults] if st else [],
             "injected_faults": faults.active(self.world),
+            "station_devices": self.sim.hw.readings(),
+            "station": dict(st.extra) if st else {},
             "connectors": [self._connector_view(cid, st) for cid in self.world.connectors],
         }
 
@@ -140,18 +144,33 @@ class SimApi:
         try:
             body = await _body(request)
             id_tag = body.get("id_tag")
-            if not isinstance(id_tag, str) or not ID_TAG.match(id_tag):
-                raise ApiError(400, f"id_tag must be a card UID in hex (2–20 digits): {id_tag!r}")
+            if not isinstance(id_tag, str) or not (
+                ID_TAG.match(id_tag) or TEXT_TAG.match(id_tag)
+            ):
+                raise ApiError(
+                    400,
+                    f"id_tag must be a card UID in hex or a printable idTag of at most 20 "
+                    f"characters: {id_tag!r}",
+                )
             reader_no = body.get("reader", 1)
             if reader_no != 1 or isinstance(reader_no, bool):
                 raise ApiError(404, f"unknown reader {reader_no!r} (this station has reader 1)")
             reader = self.sim.reader
             if reader is None:
                 raise ApiError(409, "this station has no token reader")
-            uid = id_tag.upper()
-            reader.present(uid)
-            log.info("card %s presented to reader %d", uid, reader_no)
-            return json_response({"ok": True, "id_tag": uid, "reader": reader_no})
+            if ID_TAG.match(id_tag):
+                uid = id_tag.upper()
+                reader.present(uid)
+            else:
+                # Not a UID: a card whose NDEF text record carries the idTag (the reader
+                # reports it with id_from = "ndef_text"), with a UID derived from it.
+                uid = hashlib.sha1(id_tag.encode()).hexdigest()[:8].upper()
+                reader.present(uid, text=id_tag)
+            if ID_TAG.match(id_tag):
+                id_tag = uid
+            log.info("card %s (UID %s) presented to reader %d", id_tag, uid, reader_no)
+            return json_response({"ok": True, "id_tag": id_tag, "uid": uid,
+                                  "reader": reader_no})
         except ApiError as exc:
             return _error(exc)
 

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class FakeTag:
 
     identifier: bytes
     type: str = "Type2Tag"
+    ndef: Any = None  # nfcpy: tag.ndef.records (ndeflib records; TextRecord has .text)
 
     @property
     def is_present(self) -> bool:  # nfcpy API; the fake decides presence itself
@@ -45,6 +47,7 @@ class FakeClf:
         self._cond = threading.Condition()
         self._plugged = True
         self._card: bytes | None = None
+        self._card_text: str | None = None
         self._card_serial = 0  # bumps on every presentation, so a new tap is new
         self._card_until = 0.0
         self._open = False
@@ -53,12 +56,13 @@ class FakeClf:
 
     # ------------------------------------------------------------ simulation side
 
-    def present(self, uid_hex: str, hold_s: float | None = 0.5) -> None:
+    def present(self, uid_hex: str, hold_s: float | None = 0.5, text: str | None = None) -> None:
         """A card enters the field for ``hold_s`` seconds (``None``: until
-        :meth:`remove`)."""
+        :meth:`remove`); ``text``: the card carries an NDEF text record."""
         uid = bytes.fromhex(uid_hex)
         with self._cond:
             self._card = uid
+            self._card_text = text
             self._card_serial += 1
             self._card_until = float("inf") if hold_s is None else time.monotonic() + hold_s
             self._cond.notify_all()
@@ -130,7 +134,9 @@ class FakeClf:
                 self._cond.wait(_POLL_S)
         uid, serial = card
         self.reads += 1
-        tag = FakeTag(uid)
+        text = self._card_text
+        ndef = SimpleNamespace(records=[SimpleNamespace(text=text)]) if text else None
+        tag = FakeTag(uid, ndef=ndef)
         if not on_connect(tag):
             return tag
         with self._cond:  # nfcpy waits for the card to leave before returning

@@ -80,6 +80,7 @@ class Simulation:
         try:
             hw = SimHardware.build(config, wiring)
             world = World(config, hw, wiring, clock)
+            hw.attach_world(world)
             url = csms_url or config.csms_url
             if url:
                 host, port = csms_endpoint(url)

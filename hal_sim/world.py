@@ -381,6 +381,9 @@ class World:
         if open_ != self.doors_open:
             log.info("service door %s", "opened" if open_ else "closed")
         self.doors_open = open_
+        doors = getattr(self.hw.station, "doors", None) if self.hw.station else None
+        if doors is not None:
+            doors.set_all_open(open_)  # the door contacts at the wire
 
     # ------------------------------------------------------------------ physics
 

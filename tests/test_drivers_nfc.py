@@ -79,3 +79,44 @@ async def test_run_stops_when_cancelled(nfc_rig: SimNfcRig) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_ndef_text_card_reports_its_text_with_id_from_ndef_text() -> None:
+    """A card carrying an NDEF text idTag (e.g. "TAG1") is reported as that text when the
+    reader is configured with id_from = "ndef_text"; a plain card still gives its UID."""
+    import asyncio
+
+    from drivers.context import DriverContext
+    from drivers.nfc import NfcpyReader
+    from hal_sim.nfc_sim import FakeClf
+
+    clf = FakeClf()
+
+    class _Wiring:
+        def open_nfc(self, device: str) -> FakeClf:
+            return clf.open(device)
+
+    reader = NfcpyReader(
+        {"device": "tty:AMA0:pn532", "lost_after_s": 5.0, "id_from": "ndef_text"},
+        DriverContext(_Wiring(), 0, "devices.token_reader"),  # type: ignore[arg-type]
+    )
+    seen: list[str] = []
+    reader.subscribe(seen.append)
+    task = asyncio.create_task(reader.run())
+    try:
+        clf.present("0A1B2C3D", hold_s=0.1, text="TAG1")
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        clf.present("04A2B3C4D5", hold_s=0.1)
+        for _ in range(100):
+            if len(seen) == 2:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        with __import__("contextlib").suppress(asyncio.CancelledError):
+            await task
+    assert seen == ["TAG1", "04A2B3C4D5"]

@@ -20,7 +20,7 @@ async def test_plug_card_charge_unplug(demo_csms: DemoCsms, tmp_path: Path) -> N
         await demo_csms.wait_for(CP, "StatusNotification", count=3)  # 0, 1, 2 after boot
         await s.api("POST", "/api/sim/connectors/1/plug")
         await s.wait_connector(1, lambda c: c["status"] == "Preparing", what="Preparing")
-        await s.api("POST", "/api/sim/tokens", {"id_tag": "04A2B3C4D5"})
+        await s.api("POST", "/api/sim/tokens", {"id_tag": "TAG1"})  # an NDEF-text card
 
         charging = await s.wait_connector(
             1, lambda c: c["status"] == "Charging" and c["power_w"] > 1000, what="charging"
@@ -29,7 +29,7 @@ async def test_plug_card_charge_unplug(demo_csms: DemoCsms, tmp_path: Path) -> N
         assert charging["contactor_closed"] is True
         assert charging["world"]["contactor_closed"] is True  # the physical contactor
         [start] = await demo_csms.wait_for(CP, "StartTransaction")
-        assert start["connectorId"] == 1 and start["idTag"] == "04A2B3C4D5"
+        assert start["connectorId"] == 1 and start["idTag"] == "TAG1"
 
         # MeterValues come from the Modbus meter and rise.
         values = await demo_csms.wait_for(CP, "MeterValues", count=3)

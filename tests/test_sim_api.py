@@ -218,9 +218,9 @@ async def test_token_reaches_the_reader(api: ApiRig) -> None:
     ("body", "status"),
     [
         ({}, 400),
-        ({"id_tag": "XYZ"}, 400),
-        ({"id_tag": "ABC"}, 400),  # odd number of hex digits
-        ({"id_tag": "00" * 11}, 400),  # longer than an idTag
+        ({"id_tag": "TAG 1"}, 400),  # a space: not an idTag a card could carry
+        ({"id_tag": ""}, 400),
+        ({"id_tag": "X" * 21}, 400),  # longer than an idTag (CiString20)
         ({"id_tag": 1234}, 400),
         ({"id_tag": "04A2B3C4", "reader": 2}, 404),
     ],
