@@ -132,6 +132,7 @@ class ConnectorController:
         # fault makes this connector unusable) and a hook for each AC meter reading.
         self.station_faults: FaultBook | None = None
         self.on_meter: Callable[[MeterReading], None] | None = None
+        self.on_plug_cycle: Callable[[int], None] | None = None
         self._attach_safety()
 
     # ------------------------------------------------------------------ safety wiring
@@ -269,7 +270,8 @@ class ConnectorController:
         if state in (PilotState.B, PilotState.C, PilotState.D):
             self._check_cable(sample.pp_ohm)
         elif state == PilotState.A:
-            self.plug_cycles += 1 if self.session.ev_present else 0
+            if self.session.ev_present:
+                self.count_plug_cycle()
             self._cable_a = None
             # One report for the whole change: the session leaving Faulted and the
             # replug faults going must not show as "Faulted, NoError" in between.
@@ -280,6 +282,12 @@ class ConnectorController:
                 self.end_fault(Condition.PP_OUT_OF_RANGE)
             return
         self.dispatch(PilotChanged(state))
+
+    def count_plug_cycle(self) -> None:
+        """The cable was plugged into a car and out again: one cycle (DC manual 4.2.2)."""
+        self.plug_cycles += 1
+        if self.on_plug_cycle is not None:
+            self.on_plug_cycle(self.plug_cycles)
 
     def _check_cable(self, pp_ohm: float | None) -> None:
         if self.cfg.kind != ConnectorKind.TYPE2_SOCKET:

@@ -65,6 +65,8 @@ class DcControl:
         if self.c.cfg.kind == ConnectorKind.CHADEMO and (
             previous is None or previous.connected != status.connected
         ):
+            if previous is not None and previous.connected and not status.connected:
+                self.c.count_plug_cycle()
             self.c.dispatch(PlugPresent(status.connected))
         if status.error is not None:
             self.c.raise_fault(EV_COMM_CONDITIONS[status.error])

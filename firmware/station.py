@@ -86,7 +86,7 @@ class Station:
         from firmware.safety import Safety
 
         self.safety = Safety()
-        self.catalogue = catalogue or default_catalogue()
+        self.catalogue = (catalogue or default_catalogue()).with_thresholds(config.thresholds)
         self.link: CentralSystemLink = (
             link_factory(self) if link_factory is not None else LocalLink(clock)
         )
@@ -114,6 +114,10 @@ class Station:
             for c in config.connectors
         }
         self.started = asyncio.Event()
+        for connector in self.connectors.values():  # plug cycles survive restarts
+            name = f"plug_cycles.{connector.id}"
+            connector.plug_cycles = self.store.counter(name)
+            connector.on_plug_cycle = lambda _n, name=name: self._count(name)
         # The one power budget (MaxGridPower, ConnectorsPowerLimit, stacks, strategy).
         self.power = PowerManager(
             config, self.connectors, self.hardware.power_modules, self.key, self._spawn
@@ -289,6 +293,9 @@ class Station:
                     and self.reservations.allows(connector.id, id_tag, parent)):
                 return connector
         return None
+
+    def _count(self, name: str) -> None:
+        self.store.add_counter(name)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` as a task of the station (dropped when the station is not running)."""

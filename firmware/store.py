@@ -263,6 +263,20 @@ class Store:
 
     # ------------------------------------------------------------------ transactions
 
+    def counter(self, name: str) -> int:
+        """A persistent counter (0 until first added to), e.g. a connector's plug cycles."""
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def add_counter(self, name: str, delta: int = 1) -> int:
+        """Add to a persistent counter and return the new value."""
+        with self.atomic():
+            value = self.counter(name) + delta
+            self._db.execute(
+                "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (name, value)
+            )
+        return value
+
     def next_local_tx_id(self) -> int:
         """A transaction id of our own, never handed out twice (survives restarts)."""
         with self.atomic():

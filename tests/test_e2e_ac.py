@@ -89,3 +89,17 @@ async def test_remote_start_and_stop(demo_csms: DemoCsms) -> None:
         finishing = await s.wait_connector(1, lambda c: c["status"] == "Finishing")
         assert finishing["contactor_closed"] is False
         assert await demo_csms.remote_stop(CP, 99) == "Rejected"
+
+
+async def test_plug_cycles_counted_and_kept_across_restarts(tmp_path: Path) -> None:
+    """DC manual 4.2.2: a cycle per plug in and out, even without charging; persisted."""
+    async with SimulatedStation(AC_STATION, state_dir=tmp_path) as s:
+        for _ in range(2):
+            await s.api("POST", "/api/sim/connectors/2/plug")
+            await s.wait_connector(2, lambda c: c["pilot"] == "B")
+            await s.api("POST", "/api/sim/connectors/2/unplug")
+            await s.wait_connector(2, lambda c: c["pilot"] == "A")
+        assert (await s.connector(2))["plug_cycles"] == 2
+        assert (await s.connector(1))["plug_cycles"] == 0
+    async with SimulatedStation(AC_STATION, state_dir=tmp_path) as s:
+        assert (await s.connector(2))["plug_cycles"] == 2
