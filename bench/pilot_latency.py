@@ -26,9 +26,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _csms import percentile  # noqa: E402
+from _csms import percentile
 
-from hal_sim.runner import SimulatedStation  # noqa: E402
+from hal_sim.runner import SimulatedStation
 
 
 class Probe:

@@ -104,7 +104,8 @@ class StationRuntime:
             self.station.link.stop_transaction(handle, meter, when, "PowerLoss", handle.id_tag)
 
     async def drain(self, timeout: float = DRAIN_S) -> None:
-        """Wait (bounded) until queued transaction messages are delivered."""
+        """Wait (bounded) until queued transaction messages are delivered, then close the
+        central-system connection politely (no answer of ours left in flight)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         connectors = self.station.connectors.values()
@@ -114,6 +115,9 @@ class StationRuntime:
             self.station.link.online and self.store.queue_len() and loop.time() < deadline
         ):
             await asyncio.sleep(0.05)
+        shutdown = getattr(self.station.link, "shutdown", None)
+        if shutdown is not None:
+            await shutdown(max(0.1, deadline - loop.time()))
 
     def close(self) -> None:
         self.store.close()

@@ -27,6 +27,7 @@ from drivers.interfaces import (
 )
 from firmware.clock import Clock
 from firmware.config import ConnectorConfig, ConnectorKind
+from firmware.connector_checks import ConnectorChecks
 from firmware.dc_control import DcControl
 from firmware.fault_book import ActiveFault, FaultBook
 from firmware.faults import Catalogue, Condition
@@ -128,6 +129,7 @@ class ConnectorController:
         self._wake = asyncio.Event()
         self._tg: asyncio.TaskGroup | None = None
         self.dc: DcControl | None = DcControl(self) if cfg.is_dc else None
+        self.checks = ConnectorChecks(self, catalogue.thresholds)
         # Set by the station's supervision: connector 0's faults (shown when a station
         # fault makes this connector unusable) and a hook for each AC meter reading.
         self.station_faults: FaultBook | None = None
@@ -147,7 +149,8 @@ class ConnectorController:
                 "pilot",
                 lambda: None if self.detector.state in wanted else f"pilot {self.detector.state}",
             )
-        if d.lock is not None:
+        if d.lock is not None and not self.cfg.is_dc:
+            # (The DC session does not move a CCS lock yet: only its start self-test does.)
             lock = d.lock
             self.safety.add_interlock(
                 self.id, "lock", lambda: None if lock.locked else "cable not locked"
@@ -186,6 +189,7 @@ class ConnectorController:
             tg.create_task(self._guard("meter", self._meter_loop()))
             tg.create_task(self._guard("timers", self._timer_loop()))
             tg.create_task(self._guard("supervise", self._supervise_loop()))
+            tg.create_task(self._guard("checks", self.checks.run()))
             if self.dc is not None:
                 self.dc.start(tg)
 
@@ -254,18 +258,24 @@ class ConnectorController:
                 self.end_fault(silent)
                 if self.on_meter is not None:
                     self.on_meter(self.meter)
+                if not self.cfg.is_dc:
+                    self.checks.on_meter(self.meter)
                 if self.tx is not None and self._persist_meter is not None:
                     self._persist_meter(self.tx, self.meter.energy_import_wh)
                 self._changed()
-            await asyncio.sleep(METER_POLL_S)
+            # DC: the meter is also the connector-side voltmeter of the pre-check and the
+            # welding check, so it is read more often.
+            await asyncio.sleep(METER_POLL_S / 4 if self.cfg.is_dc else METER_POLL_S)
 
     # ------------------------------------------------------------------ inputs
     def _on_pilot_sample(self, sample: PilotSample) -> None:
         pilot = self.devices.pilot
         assert pilot is not None
         state = self.detector.feed(sample, pwm_on=0.0 < pilot.duty < 100.0)
+        self.checks.on_sample(sample, pilot.duty)
         if state is None:
             return
+        self.checks.on_state(state, pilot.duty)
         log.debug("connector %d: pilot %s", self.id, state)
         if state in (PilotState.B, PilotState.C, PilotState.D):
             self._check_cable(sample.pp_ohm)
@@ -304,9 +314,10 @@ class ConnectorController:
         if tripped:
             # Power path first, report second.
             self.safety.make_safe(self.id, "RCD tripped")
-            self.raise_fault(Condition.RCD_TRIPPED)
+            self.checks.rcd_tripped()  # 101 (DC residual current) or 106
         else:
             self.end_fault(Condition.RCD_TRIPPED)
+            self.end_fault(Condition.RESIDUAL_CURRENT_DC)
 
     def set_budget(self, amps: float, watts: float | None) -> None:
         """The power budget's allowance for this connector (``firmware.power``)."""
@@ -318,6 +329,9 @@ class ConnectorController:
         amps = min(self.budget_a, self.cfg.max_current_a)
         if self._cable_a is not None:
             amps = min(amps, self._cable_a)
+        limit = self.checks.limit_a()
+        if limit is not None:
+            amps = min(amps, limit)
         offer = (amps, self.budget_w)
         if offer != self._offer:
             self._offer = offer
@@ -391,6 +405,8 @@ class ConnectorController:
                     if kind == SessionFaultKind.PILOT and self.detector.last_out_of_range:
                         high, low = self.detector.last_out_of_range
                         values = {"cp_high_v": high, "cp_low_v": low}
+                    elif kind == SessionFaultKind.EV_VOLTAGE and self.meter is not None:
+                        values = {"voltage_v": max(self.meter.voltage_v, default=0.0)}
                     # The session already made the connector safe: report only.
                     if self.faults.raise_(condition, **values) is not None:
                         self._report_status()
@@ -422,7 +438,8 @@ class ConnectorController:
                 self.dispatch(LockResult(True))
             return
         try:
-            await (device.lock() if lock else device.unlock())
+            async with self.checks.lock_guard:  # not during the lock self-test
+                await (device.lock() if lock else device.unlock())
         except DeviceFaulted as exc:
             condition = _LOCK_FAULTS.get(exc.fault, Condition.LOCK_FAILED_SESSION)
             self.faults.raise_(condition)
@@ -478,6 +495,7 @@ class ConnectorController:
     def _report_status(self) -> None:
         if self._hold_reports:
             return
+        self.checks.on_status(str(self.session.status))
         report = self.status_report()
         if report != self._reported:
             self._reported = report

@@ -105,7 +105,15 @@ class _Wire:
             return text
 
     async def send(self, text: str) -> None:
-        self._csms._record(self._cp_id, "->", text)
+        msg = self._csms._record(self._cp_id, "->", text)
+        if msg is not None and msg[0] in (3, 4):
+            # An answer that can no longer go out must not end the receive loop: what the
+            # charge point sent before closing (a last answer of its own) is still read.
+            try:
+                await self._ws.send(text)
+            except ConnectionClosed:
+                logger.info("%s: answer not sent, the connection is closing", self._cp_id)
+            return
         await self._ws.send(text)
 
 

@@ -20,12 +20,14 @@ from firmware.faults import EV_COMM_CONDITIONS, Condition
 from firmware.session_events import (
     Action,
     EvUpdate,
+    FaultCleared,
     ImdSelfTest,
     ImdSelfTestDone,
     InsulationMeasured,
     MeasureInsulation,
     OutputMeasured,
     PlugPresent,
+    SessionFaultKind,
     StackOff,
     StackOn,
     StackSetpoint,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTROL_HZ = 20.0
+EV_VOLTAGE_SAFE_V = 60.0  # IEC 61851-23: a connector below this is dead
 
 
 class DcControl:
@@ -68,11 +71,21 @@ class DcControl:
             if previous is not None and previous.connected and not status.connected:
                 self.c.count_plug_cycle()
             self.c.dispatch(PlugPresent(status.connected))
+        self._check_autocharge_id(status)
         if status.error is not None:
             self.c.raise_fault(EV_COMM_CONDITIONS[status.error])
         elif previous is not None and previous.error is not None:
             self.c.end_fault(EV_COMM_CONDITIONS[previous.error])
         self.c.dispatch(EvUpdate(status))
+
+    def _check_autocharge_id(self, status: EvStatus) -> None:
+        """108: Autocharge (the AC list's Plug & Charge) is on but the EV sent no id
+        (EVCCID) to start with: the session waits for a card instead."""
+        autocharge = bool(getattr(self.c.session, "autocharge", False))
+        if autocharge and status.connected and not status.ev_id:
+            self.c.raise_fault(Condition.PNC_ID_MISSING)
+        else:
+            self.c.end_fault(Condition.PNC_ID_MISSING)
 
     def _on_imd_alarm(self, active: bool) -> None:
         if active:
@@ -86,8 +99,16 @@ class DcControl:
         stack = self.c.devices.power_stack
         assert stack is not None
         period = 1.0 / CONTROL_HZ
+        contactor = self.c.devices.contactor
         while True:
             voltage, current = stack.measured()
+            meter = self.c.meter
+            if not contactor.commanded_closed and meter is not None and meter.voltage_v:
+                # Contactor open: the stack's own output says nothing about the plug. The
+                # DC meter sits on the connector side: what it sees is the EV's voltage
+                # (pre-check, code 50) or a welded contactor (after opening).
+                voltage = meter.voltage_v[0]
+                self._ev_voltage_gone(voltage)
             self.loop_count += 1
             self.c.dispatch(OutputMeasured(voltage, current))
             if stack.faults():
@@ -98,6 +119,14 @@ class DcControl:
             else:
                 self.c.end_fault(Condition.STACK_FAULT)
             await asyncio.sleep(period)
+
+    def _ev_voltage_gone(self, voltage: float) -> None:
+        """Code 50 clears by itself (catalogue: auto) once the connector is dead again."""
+        if voltage <= EV_VOLTAGE_SAFE_V and self.c.faults.is_active(
+            Condition.EV_VOLTAGE_PRESENT
+        ):
+            self.c.end_fault(Condition.EV_VOLTAGE_PRESENT)
+            self.c.dispatch(FaultCleared(SessionFaultKind.EV_VOLTAGE))
 
     async def _stack_worker(self) -> None:
         while True:

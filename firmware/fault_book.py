@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from firmware.faults import Catalogue, Condition, Effect, FaultDef, Recovery
@@ -56,6 +56,10 @@ class FaultBook:
         self._now = now
         self.language = language
         self._active: dict[Condition, ActiveFault] = {}
+        # Called with (connector_id, fault, "raised" | "cleared"): the event log.
+        self.listeners: list[Callable[[int, ActiveFault, str], None]] = []
+        # StatusNotification.vendorId sent with a vendorErrorCode (the station's vendor).
+        self.vendor_id: str | None = None
 
     def definition(self, condition: Condition) -> FaultDef:
         return self._catalogue.for_condition(condition, dc=self._dc)
@@ -72,6 +76,7 @@ class FaultBook:
             "connector %d: fault %s (%s) raised: %s",
             self._connector_id, fault.code, fault.ocpp16, active.info,
         )
+        self._tell(active, "raised")
         return active
 
     def condition_ended(self, condition: Condition) -> ActiveFault | None:
@@ -101,7 +106,15 @@ class FaultBook:
     def _drop(self, condition: Condition) -> ActiveFault:
         fault = self._active.pop(condition)
         log.info("connector %d: fault %s cleared", self._connector_id, fault.fault.code)
+        self._tell(fault, "cleared")
         return fault
+
+    def _tell(self, fault: ActiveFault, event: str) -> None:
+        for listener in self.listeners:
+            try:
+                listener(self._connector_id, fault, event)
+            except Exception:  # the log must never stop a fault from being handled
+                log.exception("connector %d: fault listener failed", self._connector_id)
 
     def is_active(self, condition: Condition) -> bool:
         return condition in self._active
@@ -127,13 +140,14 @@ class FaultBook:
         worst = self.worst()
         if worst is None:
             if self._dc:
-                return self._catalogue.no_error.report(status)
+                return replace(self._catalogue.no_error.report(status), vendor_id=self.vendor_id)
             return StatusReport(status)
         return StatusReport(
             status=status,
             error_code=worst.fault.ocpp16,
             info=worst.info or None,
             vendor_error_code=worst.fault.vendor_error_code,
+            vendor_id=self.vendor_id if worst.fault.vendor_error_code else None,
         )
 
     def display(self) -> str:

@@ -228,7 +228,7 @@ class Session:
                         self._fault_stop(reason, now)
             case FaultCleared(code=code):
                 self._faults.discard(code)
-                if code == SessionFaultKind.WELDED and self._session_fault is not None:
+                if code == self._session_fault:  # the glue saw the condition end (50, 102)
                     self._clear_session_fault()
             case AvailabilityChanged(operative=operative):
                 self._operative_wanted = operative

@@ -23,10 +23,9 @@ from firmware.auth import Authorizer, LocalList
 from firmware.clock import Clock
 from firmware.config import StationConfig
 from firmware.connector import ConnectorController
+from firmware.event_log import EventLog
 from firmware.faults import Catalogue, default_catalogue
 from firmware.hardware import StationHardware
-from firmware.power import PowerManager
-from firmware.supervision import Supervision
 from firmware.ports import (
     CentralSystemLink,
     IdTagInfo,
@@ -34,6 +33,7 @@ from firmware.ports import (
     StatusReport,
     TxHandle,
 )
+from firmware.power import PowerManager
 from firmware.reservations import Reservations
 from firmware.session_events import (
     ChargePointStatus,
@@ -44,6 +44,7 @@ from firmware.session_events import (
 from firmware.station_ops import ConnectorLink, StationOps
 from firmware.status import ConnectorState, StationState
 from firmware.store import Store
+from firmware.supervision import Supervision
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,10 @@ class Station:
             config, self.connectors, self.hardware.power_modules, self.key, self._spawn
         )
         self.supervision = Supervision(self, self.key)
+        self.events = EventLog(self.store, clock.now)
+        for book in (self.supervision.faults, *(c.faults for c in self.connectors.values())):
+            self.events.attach(book)
+            book.vendor_id = config.identity.vendor  # vendorId with every vendorErrorCode
         self.reservations = Reservations(
             self.connectors, self.store, clock, lambda: self._flag("ReserveConnectorZeroSupported")
         )
@@ -488,7 +493,7 @@ class Station:
 
     def report_station_status(self) -> None:
         """Tell the central system when connector 0 (the station as a whole) changes."""
-        if not hasattr(self, "connectors"):
+        if not hasattr(self, "ops"):
             return  # still being built
         report = self.status_of(0)
         if report != self._station_status:
@@ -497,6 +502,10 @@ class Station:
             self.link.notify_status(0, report)
 
     # ------------------------------------------------------------------ observation
+    def fault_events(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The fault event log, newest first (``GET /api/events``)."""
+        return self.events.events(limit)
+
     def state(self) -> StationState:
         return StationState(
             charge_point_id=self.config.identity.charge_point_id,

@@ -22,6 +22,11 @@ Schema (version 1)::
         action TEXT, payload TEXT (JSON), local_tx_id INTEGER NULL,
         attempts INTEGER, created TEXT)
 
+Schema version 3 adds the fault event log (``firmware.event_log``)::
+
+    fault_events(seq PRIMARY KEY, time, connector_id, code, error_code, info,
+                 event)                           -- event: "raised" | "cleared"
+
 Schema version 2 adds the authorization and station state::
 
     local_list(id_tag PRIMARY KEY, status, parent_id_tag, expiry)  -- SendLocalList
@@ -102,6 +107,14 @@ _MIGRATIONS: list[str] = [
     CREATE TABLE reservations (
         reservation_id INTEGER PRIMARY KEY, connector_id INTEGER NOT NULL,
         id_tag TEXT NOT NULL, parent_id_tag TEXT, expiry TEXT NOT NULL
+    );
+    """,
+    # 3: the fault event log (firmware.event_log): every raise and clear
+    """
+    CREATE TABLE fault_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL,
+        connector_id INTEGER NOT NULL, code TEXT NOT NULL, error_code TEXT NOT NULL,
+        info TEXT NOT NULL, event TEXT NOT NULL
     );
     """,
 ]
@@ -633,3 +646,26 @@ class Store:
             attempts=int(row["attempts"]),
             created=created,
         )
+
+    # ------------------------------------------------------------------ fault events
+
+    def event_add(self, time: datetime, connector_id: int, code: str, error_code: str,
+                  info: str, event: str, keep: int = 10_000) -> None:
+        """Append a fault event; only the newest ``keep`` events are kept."""
+        with self.atomic():
+            self._db.execute(
+                "INSERT INTO fault_events (time, connector_id, code, error_code, info, event)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (time.isoformat(), connector_id, code, error_code, info, event),
+            )
+            self._db.execute(
+                "DELETE FROM fault_events WHERE seq <= (SELECT MAX(seq) FROM fault_events) - ?",
+                (keep,),
+            )
+
+    def events(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest ``limit`` fault events, newest first."""
+        rows = self._db.execute(
+            "SELECT * FROM fault_events ORDER BY seq DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [dict(r) for r in rows]

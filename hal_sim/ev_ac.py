@@ -109,6 +109,13 @@ class AcEv:
         self._duty = 100.0
         self._due: float | None = None  # when the pending B ↔ C change happens
         self._plugged_at = now
+        self.overdraw_a = 0.0  # a faulty EV draws this much more than offered (fault 302)
+        self.ignore_pwm = False  # a faulty EV enters C with no PWM offer (fault 301)
+
+    @property
+    def duty(self) -> float:
+        """The PWM duty the EV last saw."""
+        return self._duty
 
     @property
     def pp_ohm(self) -> float:
@@ -131,6 +138,8 @@ class AcEv:
 
     def _desired_state(self) -> str:
         offer = offered_current(self._duty)
+        if self.ignore_pwm and self.wants_energy:
+            return self._charging_state()
         return self._charging_state() if offer is not None and self.wants_energy else "B"
 
     def set_duty(self, duty: float, now: float) -> bool:
@@ -175,7 +184,7 @@ class AcEv:
             self._enter(desired)
         offer = offered_current(self._duty) or 0.0
         if self.state in ("C", "D") and powered:
-            target = min(offer, self.params.max_current_a)
+            target = min(offer, self.params.max_current_a) + self.overdraw_a
             step = RAMP_A_PER_S * dt
             self.current_a += max(-step, min(step, target - self.current_a))
         else:

@@ -6,15 +6,22 @@ directly: the firmware must find it through its own drivers. Adding a code is ad
 row to :data:`FAULTS`.
 
 Codes are spelt as the source documents spell them: the AC service list's ("106",
-"406") and the DC manual's ("18", "1001").
+"406") and the DC manual's ("18", "1001"). Every code of both lists is listed: the ones
+that cannot be injected (yet) are in :data:`UNAVAILABLE` with the reason (the API lists
+them with ``"available": false`` and answers 400 to an injection).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from drivers.interfaces import EvCommError
+from hal_sim.ev_ac import AcEv
+from hal_sim.world import GRID_V, RAIL_V
 
 if TYPE_CHECKING:
     from hal_sim.world import ConnectorSim, World
@@ -31,7 +38,7 @@ class FaultError(ValueError):
 class UnknownFault(FaultError):
     def __init__(self, code: str) -> None:
         self.code = code
-        self.known = sorted(FAULTS, key=_code_order)
+        self.known = sorted([*FAULTS, *UNAVAILABLE], key=_code_order)
         super().__init__(f"unknown fault code {code!r} (known: {', '.join(self.known)})")
 
 
@@ -150,6 +157,119 @@ def _door(w: World, on: bool) -> None:
     w.set_doors(on)
 
 
+DOOR_CYCLE_S = 0.5  # how long the door stays open for fault 1000
+
+
+def _door_cycle(w: World, on: bool) -> None:
+    # "All doors closed" (1000) is an event: a door opens and closes again (long enough
+    # for the door driver's debounce to see it).
+    if on:
+        w.set_doors(True)
+        asyncio.get_running_loop().call_later(DOOR_CYCLE_S, w.set_doors, False)
+
+
+def _station_part(w: World, name: str, what: str) -> Any:
+    part = getattr(w.hw.station, name, None) if w.hw.station is not None else None
+    if part is None:
+        raise FaultError(f"this station has no {what}")
+    return part
+
+
+def _temperature(celsius: float) -> Callable[[World, bool], None]:
+    def effect(w: World, on: bool) -> None:
+        _station_part(w, "temperature", "temperature sensor").temperature_c = (
+            celsius if on else 25.0
+        )
+    effect.__name__ = f"_temperature_{celsius:g}"
+    return effect
+
+
+def _tilt(w: World, on: bool) -> None:
+    _station_part(w, "tilt", "tilt sensor").set_tilt(25.0 if on else 0.0)
+
+
+def _reader(w: World, on: bool) -> None:
+    reader = w.hw.reader
+    if "token_reader" not in w.config.devices:
+        raise FaultError("this station has no token reader")
+    if on:
+        reader.unplug()
+    else:
+        reader.replug()
+
+
+def _grid(volts: float) -> Callable[[World, bool], None]:
+    def effect(w: World, on: bool) -> None:
+        w.grid_v = volts if on else GRID_V
+    effect.__name__ = f"_grid_{volts:g}"
+    return effect
+
+
+def _phase_missing(w: World, on: bool) -> None:
+    w.phase_v[1] = 0.0 if on else None  # L2 gone
+
+
+def _rail_low(w: World, on: bool) -> None:
+    w.rail_v = 11.2 if on else RAIL_V  # below internal_supply_min_v (11.4 V)
+    for conn in w.connectors.values():
+        conn.write_pilot()
+
+
+def _unavailable(w: World, on: bool, c: ConnectorSim | None) -> None:
+    if w.cpo_availability is None:
+        raise FaultError("no central system path to the station in this simulation")
+    w.cpo_availability(_conn(c).id, not on)
+
+
+def _dc_leakage(c: ConnectorSim | None, on: bool) -> None:
+    rdc = _part(c, "rcd", "RCD")
+    if not hasattr(rdc, "set_dc_leakage"):
+        raise FaultError(f"connector {_conn(c).id}'s RCD has no DC measurement (not an RDC-DD)")
+    # 8.5 mA smooth DC: above the 6 mA limit. Clearing ends the current; the module stays
+    # latched until the firmware pulses its reset input.
+    rdc.set_dc_leakage(8.5 if on else 0.0)
+
+
+def _ac_ev(c: ConnectorSim | None) -> ConnectorSim:
+    conn = _need_pilot(c)
+    if conn.dc is not None:
+        raise FaultError(f"connector {conn.id} is not an AC connector")
+    return conn
+
+
+def _ignores_pwm(c: ConnectorSim | None, on: bool) -> None:
+    _ac_ev(c).ignore_pwm = on
+
+
+def _overdraw(c: ConnectorSim | None, on: bool) -> None:
+    # More than offered * 1.1 + 0.5 A (IEC 61851-1 tolerance) on every used phase.
+    _ac_ev(c).overdraw_a = 6.0 if on else 0.0
+
+
+def _toggling(c: ConnectorSim | None, on: bool) -> None:
+    conn = _ac_ev(c)
+    conn.toggle_s = 1.0 if on else None
+    if not on and isinstance(conn.ev, AcEv) and conn.ev.paused:
+        conn.resume(conn.world.now())
+
+
+def _ev_comm(code: EvCommError) -> Callable[[ConnectorSim | None, bool], None]:
+    def effect(c: ConnectorSim | None, on: bool) -> None:
+        _need_dc(c).set_ev_error(on, code)
+    effect.__name__ = f"_ev_comm_{code.name.lower()}"
+    return effect
+
+
+def _ev_id_missing(c: ConnectorSim | None, on: bool) -> None:
+    conn = _need_dc(c)
+    conn.ev_id_missing = on
+    conn.notify_ev()
+
+
+def _nothing(_w: World, _c: ConnectorSim | None) -> None:
+    """0 = NoError: the code a DC connector clears with; there is nothing to inject."""
+
+
 def _row(
     code: str, description: str, effect: Callable[[ConnectorSim | None, bool], None]
 ) -> FaultSpec:
@@ -163,22 +283,78 @@ def _row(
     )
 
 
+def _station_row(
+    code: str, description: str, effect: Callable[[World, bool], None]
+) -> FaultSpec:
+    return FaultSpec(
+        code,
+        description,
+        inject=lambda w, _c: effect(w, True),
+        clear=lambda w, _c: effect(w, False),
+        station=True,
+        condition=getattr(effect, "__name__", ""),
+    )
+
+
+_TCP = _ev_comm(EvCommError.TCP)
+
 FAULTS: dict[str, FaultSpec] = {
     spec.code: spec
     for spec in (
-        _row("22", "DC meter stops answering", _meter_silent),
+        FaultSpec("0", "NoError: nothing to inject (what a DC connector clears with)",
+                  inject=_nothing, clear=_nothing, station=True),
+        _row("1", "the EV's PLC modem stops answering", _ev_comm(EvCommError.PLC)),
+        _row("2", "no SLAC match from the EV", _ev_comm(EvCommError.SLAC_TIMEOUT)),
+        _row("3", "SLAC interrupted", _ev_comm(EvCommError.SLAC_INTERRUPTED)),
+        _row("4", "data link setup times out", _ev_comm(EvCommError.LINK_TIMEOUT)),
+        _row("5", "data link interrupted", _ev_comm(EvCommError.LINK_INTERRUPTED)),
+        _row("6", "no SECC discovery request from the EV", _ev_comm(EvCommError.SDP_TIMEOUT)),
+        _row("7", "SECC discovery interrupted", _ev_comm(EvCommError.SDP_INTERRUPTED)),
+        _row("8", "the TCP socket to the EV fails", _TCP),
+        _row("9", "the TCP socket to the EV fails (reported as 8)", _TCP),
+        _row("10", "the TCP socket to the EV fails (reported as 8)", _TCP),
+        _row("11", "the TCP socket to the EV fails (reported as 8)", _TCP),
+        _row("12", "the TCP socket to the EV fails (reported as 8)", _TCP),
+        _row("14", "the EV sends a V2G message out of sequence",
+             _ev_comm(EvCommError.V2G_SEQUENCE)),
+        _row("15", "lock motor jammed", _lock_jammed),
         _row("18", "insulation resistance falls to 50 kΩ (AC connector: the RCD trips)",
              _insulation),
         _row("19", "power stack module in fault, output off", _stack_fault),
+        _row("22", "DC meter stops answering", _meter_silent),
         _row("50", "400 V from the EV on the DC output before the session", _ev_voltage),
         _row("51", "the EV reports an error", _ev_error),
+        _row("101", "8.5 mA smooth DC residual current through the RDC-DD", _dc_leakage),
         _row("102", "contactor welded: stays closed when commanded open", _contactor_welded),
+        _station_row("104", "internal +12 V rail at 11.2 V (the CP high level drops)",
+                     _rail_low),
         _row("105", "energy meter stops answering", _meter_silent),
         _row("106", "RCD (Type A 30 mA) trips", _residual_current),
+        _row("108", "the DC EV sends no EVCCID (Autocharge / Plug & Charge id)",
+             _ev_id_missing),
+        _station_row("109", "NFC reader unplugged", _reader),
+        _station_row("202", "grid at 195 V on every phase", _grid(195.0)),
+        FaultSpec(
+            "206",
+            "the CPO sets the connector unavailable (ChangeAvailability Inoperative)",
+            inject=lambda w, c: _unavailable(w, True, c),
+            clear=lambda w, c: _unavailable(w, False, c),
+        ),
+        _station_row("208", "grid at 285 V on every phase", _grid(285.0)),
+        _station_row("212", "phase L2 missing (0 V)", _phase_missing),
         _row("211", "lock motor jammed (seen at self-test)", _lock_jammed),
+        _row("301", "the EV enters state C without a PWM offer", _ignores_pwm),
+        _row("302", "the EV draws 6 A more than offered", _overdraw),
+        _row("303", "the EV toggles between C and B every second", _toggling),
+        _row("304", "(plug a cable and present no card: nothing to inject)",
+             lambda _c, _on: None),
+        _station_row("401", "housing temperature 75 °C", _temperature(75.0)),
+        _station_row("402", "housing temperature -45 °C", _temperature(-45.0)),
         _row("404", "lock motor jammed (seen when locking a cable)", _lock_jammed),
         _row("405", "proximity pilot resistance 30 Ω (out of range)", _pp_out_of_range),
         _row("406", "control pilot high level -9.8 V (out of range)", _pilot_out_of_range),
+        _station_row("407", "housing tilted by 25°", _tilt),
+        _station_row("1000", "a service door opens and closes again", _door_cycle),
         FaultSpec(
             "1001",
             "service door opened",
@@ -189,24 +365,47 @@ FAULTS: dict[str, FaultSpec] = {
     )
 }
 
+# Codes listed but not injectable (yet), with why: GET /api/sim/faults shows them with
+# "available": false and POST answers 400 with the reason.
+UNAVAILABLE: dict[str, str] = {
+    "201": "protective earth missing: no PE monitor device yet",
+    "001": "generic error: an internal software failure has no physical form to inject",
+    "16": "lock open load: the lock driver has no motor current sensing yet",
+    "17": "lock over-current: the lock driver has no motor current sensing yet",
+    "20": "DC cable error: no cable supervision device yet",
+    "21": "cable cooler error: no cooling unit device yet",
+    "209": "P1 smart meter link lost: comes with load management",
+    "210": "Modbus TCP energy manager link lost: comes with load management",
+}
+
 
 def _code_order(code: str) -> tuple[int, str]:
     return (int(code), code) if code.isdigit() else (1 << 30, code)
 
 
 def spec(code: str) -> FaultSpec:
+    code = str(code)
+    if code in UNAVAILABLE:
+        raise FaultError(f"fault {code} cannot be injected: {UNAVAILABLE[code]}")
     try:
-        return FAULTS[str(code)]
+        return FAULTS[code]
     except KeyError:
-        raise UnknownFault(str(code)) from None
+        raise UnknownFault(code) from None
 
 
 def catalogue() -> list[dict[str, Any]]:
-    """Every injectable code with what it does (``GET /api/sim/faults``)."""
-    return [
-        {"code": s.code, "description": s.description, "station": s.station}
-        for s in sorted(FAULTS.values(), key=lambda s: _code_order(s.code))
+    """Every code of both lists with what injecting it does (``GET /api/sim/faults``);
+    ``available`` is false for the codes that cannot be injected (yet), with the reason."""
+    rows = [
+        {"code": s.code, "description": s.description, "station": s.station,
+         "available": True}
+        for s in FAULTS.values()
     ]
+    rows.extend(
+        {"code": code, "description": why, "station": False, "available": False}
+        for code, why in UNAVAILABLE.items()
+    )
+    return sorted(rows, key=lambda r: _code_order(str(r["code"])))
 
 
 def inject(world: World, code: str, connector_id: int | None = None) -> None:

@@ -71,6 +71,7 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
                 )
                 set_keys = ()  # initial values: the first start only
                 runtime.simulation = sim  # type: ignore[attr-defined]
+                sim.world.cpo_availability = cpo_availability(runtime.station)
                 try:
                     restart = await serve_until_signal(runtime, *args.http)
                 finally:
@@ -85,6 +86,41 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cpo_availability(station: Any) -> Callable[[int, bool], None]:
+    """The CPO's ChangeAvailability as the simulator injects it (fault 206): the request
+    the station's OCPP handler would carry out, on the station's own task group."""
+
+    def request(connector_id: int, operative: bool) -> None:
+        async def change() -> None:
+            await station.change_availability(connector_id, operative)
+
+        station.spawn(change(), f"ChangeAvailability {connector_id}")
+
+    return request
+
+
+async def cancel_and_wait(task: asyncio.Task[None], grace: float = 1.0) -> None:
+    """Cancel ``task`` and wait until it ended.
+
+    A safety net: on Python 3.11, ``asyncio.wait_for`` / ``asyncio.timeout`` can swallow a
+    cancellation that arrives together with a result (fixed in 3.12); a loop around such an
+    await (a meter poll) then runs on and its TaskGroup never ends. Tasks still cancelling
+    after ``grace`` seconds are cancelled again."""
+    task.cancel()
+    while not task.done():
+        await asyncio.wait({task}, timeout=grace)
+        if task.done():
+            break
+        me = asyncio.current_task()
+        stuck = [t for t in asyncio.all_tasks() if t is not me and t.cancelling() and not t.done()]
+        log.error("%d tasks ignored their cancellation; cancelling them again: %s",
+                  len(stuck), ", ".join(t.get_name() for t in stuck))
+        for t in stuck:
+            t.cancel()
+    if not task.cancelled():
+        task.result()  # an error of the station's shows here
+
+
 class _CurrentStation:
     """The HTTP server's view of a station that a Reset may replace."""
 
@@ -93,6 +129,9 @@ class _CurrentStation:
 
     def state(self) -> StationState:
         return self._owner.station.state()
+
+    def fault_events(self, limit: int = 200) -> list[dict[str, Any]]:
+        return self._owner.station.fault_events(limit)
 
 
 class SimulatedStation:
@@ -133,6 +172,7 @@ class SimulatedStation:
         )
         self.station = self.runtime.station
         self.station.on_restart = self._on_restart
+        self.sim.world.cpo_availability = cpo_availability(self.station)
         self.runtime.recover_power_loss()
 
     def _on_restart(self, hard: bool) -> None:
@@ -167,8 +207,7 @@ class SimulatedStation:
                 log.warning("%s reset: restarting the station in-process",
                             "hard" if hard else "soft")
                 await self.runtime.drain()
-                running.cancel()
-                await asyncio.wait({running})
+                await cancel_and_wait(running)
                 self.runtime.close()
                 self._build(())
                 self.restarts.append(hard)
@@ -189,9 +228,7 @@ class SimulatedStation:
         if drain:
             self.station.stop_all("Reboot")
             await self.runtime.drain()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)
         self._task = None
         if self._session is not None:
             await self._session.close()

@@ -28,6 +28,7 @@ from hal_sim.wiring import SimWiring
 log = logging.getLogger(__name__)
 
 TICK_S = 0.05
+RAIL_V = 12.0  # the control electronics' +12 V rail (the CP generator's positive level)
 GRID_V = 230.0
 GRID_HZ = 50.0
 
@@ -65,6 +66,14 @@ class ConnectorSim:
         self.pilot_override: tuple[float, float] | None = None  # (high, low) volts
         self.pp_override: float | None = None
         self.ev_error = False  # the next / present DC EV reports an error
+        self.ev_comm_error = EvCommError.EV_ERROR  # ...and which one (hal_sim.faults)
+        self.ev_id_missing = False  # the DC EV sends no EVCCID (Autocharge id, fault 108)
+        # AC EV misbehaviour (hal_sim.faults): draws this much above the offer (302),
+        # enters C without a PWM offer (301), toggles C/B every toggle_s seconds (303).
+        self.overdraw_a = 0.0
+        self.ignore_pwm = False
+        self.toggle_s: float | None = None
+        self._toggle_at: float | None = None
         # meter registers: the AC grid meter or the DC meter, whichever the connector has
         self.energy_wh = 0.0
         self.power_w = 0.0
@@ -126,8 +135,9 @@ class ConnectorSim:
         self.write_pilot()
         self.notify_ev()
 
-    def set_ev_error(self, error: bool) -> None:
+    def set_ev_error(self, error: bool, code: EvCommError = EvCommError.EV_ERROR) -> None:
         self.ev_error = error
+        self.ev_comm_error = code
         if isinstance(self.ev, DcEv):
             self.ev.set_error(error, self.world.now())
             self.write_pilot()
@@ -149,6 +159,11 @@ class ConnectorSim:
         duty = pilot.duty if pilot is not None else 100.0
         ev_ohm = self.ev.ev_ohm if self.ev is not None else None
         high, low = self.pilot_override or pilot_levels(duty, ev_ohm)
+        rail = self.world.rail_v
+        if rail != RAIL_V and self.pilot_override is None:
+            # The CP generator swings between the internal rails: a low +12 V rail lowers
+            # every positive level in proportion.
+            high, low = (v * rail / RAIL_V if v > 0 else v for v in (high, low))
         pp: float | None = None  # None: PP to PE open (no cable in the socket)
         if self.cfg.kind is ConnectorKind.TYPE2_SOCKET and isinstance(self.ev, AcEv):
             pp = self.ev.pp_ohm
@@ -188,7 +203,8 @@ class ConnectorSim:
     def _step_ac(self, now: float, dt: float, closed: bool) -> None:
         rcd = self.circuits.rcd
         powered = closed and not (rcd is not None and rcd.tripped)
-        volts = tuple(self.world.grid_voltage() for _ in range(3))
+        volts = tuple(self.world.grid_voltage(n) for n in range(3))
+        self._misbehave(now)
         amps = 0.0
         phases = 0
         if isinstance(self.ev, AcEv):
@@ -206,6 +222,26 @@ class ConnectorSim:
         self.energy_wh += self.power_w * dt / 3600.0
         self.frequency_hz = self.world.grid_frequency()
         self._write_meter()
+
+    def _misbehave(self, now: float) -> None:
+        """Carry the injected AC EV misbehaviour over to the plugged EV (hal_sim.faults)."""
+        ev = self.ev
+        if not isinstance(ev, AcEv):
+            self._toggle_at = None
+            return
+        ev.overdraw_a = self.overdraw_a
+        if ev.ignore_pwm != self.ignore_pwm:
+            ev.ignore_pwm = self.ignore_pwm
+            if ev.set_duty(ev.duty, now):
+                self.write_pilot()
+        if self.toggle_s is None:
+            self._toggle_at = None
+        elif self._toggle_at is None:
+            self._toggle_at = now + self.toggle_s
+        elif now >= self._toggle_at:
+            self._toggle_at = now + self.toggle_s
+            (ev.resume if ev.paused else ev.pause)(now)
+            self.write_pilot()
 
     def _step_dc(self, now: float, dt: float, closed: bool) -> None:
         assert self.dc is not None
@@ -244,8 +280,8 @@ class ConnectorSim:
             soc_percent=round(ev.soc, 1),
             time_to_bulk_s=bulk,
             time_to_full_s=full,
-            ev_id=ev.ev_id,
-            error=EvCommError.EV_ERROR if ev.error else None,
+            ev_id=None if self.ev_id_missing else ev.ev_id,
+            error=self.ev_comm_error if ev.error else None,
         )
 
     def subscribe_ev(self, on_change: Callable[[EvStatus], None]) -> None:
@@ -303,6 +339,11 @@ class World:
         self.injected: set[str] = set()  # station-level fault codes (hal_sim.faults)
         self.grid_v = GRID_V
         self.grid_hz = GRID_HZ
+        self.phase_v: list[float | None] = [None, None, None]  # per-phase overrides
+        self.rail_v = RAIL_V
+        # The CPO's requests in the simulation (ChangeAvailability for fault 206): set by
+        # whoever runs the station (hal_sim.runner), called with (connector, operative).
+        self.cpo_availability: Callable[[int, bool], None] | None = None
         self._rng = random.Random(0x5EED)
         self._last = clock()
         self._stepping = False
@@ -387,8 +428,10 @@ class World:
 
     # ------------------------------------------------------------------ physics
 
-    def grid_voltage(self) -> float:
-        return self.grid_v + self._rng.uniform(-0.5, 0.5)
+    def grid_voltage(self, phase: int = 0) -> float:
+        override = self.phase_v[phase] if 0 <= phase < len(self.phase_v) else None
+        base = self.grid_v if override is None else override
+        return base + self._rng.uniform(-0.5, 0.5)
 
     def grid_frequency(self) -> float:
         return self.grid_hz + self._rng.uniform(-0.02, 0.02)

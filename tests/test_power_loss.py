@@ -192,7 +192,8 @@ async def test_sigkill_while_offline_then_restart_delivers_everything(
     await sim.start()  # the power is back; the network too (a new process, a new proxy)
     await demo_csms.wait_for(CP, "StopTransaction", count=2, timeout=30)
     await sim.connector(1, lambda c: c["status"] == "Available")
-    assert await sim.terminate() == 0
+    await until(lambda: _queued(db) == 0)
+    exit_code = await sim.terminate()
 
     wire = [(m.action, m.payload) for m in demo_csms.messages[mark:] if m.cp_id == CP]
     calls = [(a, p) for a, p in wire if a in TX_ACTIONS]
@@ -220,7 +221,7 @@ async def test_sigkill_while_offline_then_restart_delivers_everything(
     assert ids[1] != ids[2]
     statuses = [p for a, p in wire if a == "StatusNotification"]
     assert [s["connectorId"] for s in statuses[:3]] == [0, 1, 2]  # current status, not queued
-    assert _queued(db) == 0
+    assert exit_code == 0, "evse sim did not stop cleanly on SIGTERM (see evse.log)"
 
 
 # --------------------------------------------------------------------------- 1,000 messages

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from firmware.reservations import Reservations
 from firmware.session import create_session
 from firmware.session_events import Authorized, ChargePointStatus, Event, PilotChanged
 from firmware.store import Store
+from hal_sim.runner import cancel_and_wait
 from tests.tc_harness import CARD_A, charging, demo_station, status, statuses
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -134,3 +136,26 @@ async def test_change_availability_scheduled_and_persisted(tmp_path: Path) -> No
         await status(csms, 2, "Available")
         await status(csms, 0, "Available")
         assert statuses(csms, 2)[-2:] == ["Unavailable", "Available"]
+
+
+async def test_cancel_and_wait_cancels_again_what_swallowed_a_cancellation() -> None:
+    rounds: list[int] = []
+
+    async def poll() -> None:  # like a meter loop around a read that ate the cancellation
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if not rounds:
+                    rounds.append(1)
+                    continue  # swallowed once, as Python 3.11's wait_for can
+                raise
+
+    async def station() -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(poll())
+
+    task = asyncio.create_task(station())
+    await asyncio.sleep(0.05)
+    await cancel_and_wait(task, grace=0.1)
+    assert task.cancelled() and rounds == [1]

@@ -125,7 +125,7 @@ async def test_tc_021_change_and_set_configuration(tmp_path: Path) -> None:
                 ("HeartbeatInterval", "600", "Accepted"),
                 ("LocalAuthorizeOffline", "false", "Accepted"),
                 ("MaxGridPower", "30000", "RebootRequired"),
-                ("chargePointIdentity", "EVSE-AC-0001", "RebootRequired"),
+                ("chargePointIdentity", "EVSE-AC-0099", "RebootRequired"),
             ):
                 answer = await change("ChangeConfiguration", {"key": key, "value": value})
                 assert answer["status"] == expected, key
@@ -134,7 +134,8 @@ async def test_tc_021_change_and_set_configuration(tmp_path: Path) -> None:
         # A reboot (same state directory): the values stay.
         async with SimulatedStation(AC_STATION, csms_url=peer.url, state_dir=tmp_path):
             await _booted(peer)
-            rebooted = await _config(peer, ["MeterValueSampleInterval", "MaxGridPower"])
+            rebooted = await _config(peer, ["MeterValueSampleInterval", "MaxGridPower",
+                                            "chargePointIdentity"])
         assert peer.strict_failures == []
     assert after["MeterValueSampleInterval"]["value"] == "20"
     assert after["HeartbeatInterval"]["value"] == "600"
@@ -142,6 +143,10 @@ async def test_tc_021_change_and_set_configuration(tmp_path: Path) -> None:
     assert after["MaxGridPower"]["value"] == "30000"
     assert rebooted["MeterValueSampleInterval"]["value"] == "20"
     assert rebooted["MaxGridPower"]["value"] == "30000"
+    # The new identity is the one the station connects with after the reboot.
+    identities = [e["identity"] for e in peer.events if e["event"] == "connected"]
+    assert identities == ["EVSE-AC-0001", "EVSE-AC-0099"]
+    assert rebooted["chargePointIdentity"]["value"] == "EVSE-AC-0099"
 
 
 async def test_tc_040_1_configuration_key_not_supported(tmp_path: Path) -> None:

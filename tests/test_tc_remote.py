@@ -93,3 +93,18 @@ async def test_tc_028_remote_stop_rejected(tmp_path: Path) -> None:
         assert answer["status"] == "Rejected"  # no such transaction
         assert s.station.connectors[1].tx is not None
         assert peer.received("StopTransaction") == []
+
+
+async def test_remote_start_without_connector_id(tmp_path: Path) -> None:
+    async with strict_station(tmp_path) as (s, peer):
+        answer = await peer.call("RemoteStartTransaction", {"idTag": "R-6"})
+        assert answer["status"] == "Accepted"  # the next connector to get an EV takes it
+        await plug(s, 2)
+        start = await peer.wait_for("StartTransaction")
+        assert start["connectorId"] == 2 and start["idTag"] == "R-6"
+        await plug(s, 1)  # an EV already plugged in takes the next one at once
+        await status(peer, 1, "Preparing")
+        answer = await peer.call("RemoteStartTransaction", {"idTag": "R-7"})
+        assert answer["status"] == "Accepted"
+        start = await peer.wait_for("StartTransaction")
+        assert start["connectorId"] == 1 and start["idTag"] == "R-7"

@@ -32,7 +32,7 @@ from firmware.config.values import (
     table_at,
 )
 
-TOP_LEVEL = ("station", "csms", "buses", "devices", "connectors")
+TOP_LEVEL = ("station", "csms", "buses", "devices", "connectors", "thresholds")
 
 # The charge point id ends up in the WebSocket URL (…/ocpp/<id>), so only URL-safe characters.
 CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._:-]{1,48}")
@@ -80,6 +80,7 @@ def parse_station(text: str, path: str | Path) -> StationConfig:
     buses = _buses(problems, sections, bus_tables)
     devices = _devices(problems, sections, doc.get("devices", {}))
     connectors = check_connectors(problems, sections, doc.get("connectors", []))
+    thresholds = _thresholds(problems, doc.get("thresholds", {}))
     if problems or identity is None or grid_power is BAD or not connectors:
         raise ConfigError(path, problems.items)
     return StationConfig(
@@ -90,7 +91,29 @@ def parse_station(text: str, path: str | Path) -> StationConfig:
         buses=MappingProxyType(buses),
         devices=MappingProxyType(devices),
         csms_url=csms_url,
+        thresholds=MappingProxyType(thresholds),
     )
+
+
+def _thresholds(problems: Problems, value: Any) -> dict[str, float]:
+    """``[thresholds]``: the installer's values for the fault catalogue's thresholds
+    (names as in ``firmware/faults/catalogue.toml``; numbers only)."""
+    table = table_at(problems, "thresholds", value, "[thresholds]")
+    if table is None:
+        return {}
+    from firmware.faults import default_catalogue  # late: the catalogue is data, loaded once
+
+    known = default_catalogue().thresholds
+    check_keys(problems, "thresholds", table, known)
+    found: dict[str, float] = {}
+    for name, raw in table.items():
+        if name not in known:
+            continue
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            problems.add(f"thresholds.{name}", f"must be a number (got {raw!r})")
+            continue
+        found[name] = float(raw)
+    return found
 
 
 def check_station(path: str | Path) -> list[str]:

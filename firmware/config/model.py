@@ -92,6 +92,8 @@ class StationConfig:
     buses: Mapping[str, BusConfig] = field(default_factory=dict)
     devices: Mapping[str, DeviceConfig] = field(default_factory=dict)  # station-level roles
     csms_url: str | None = None
+    # The installer's fault thresholds ([thresholds]: the fault catalogue's names, checked).
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
     def connector(self, connector_id: int) -> ConnectorConfig:
         for c in self.connectors:

@@ -49,6 +49,17 @@ async def _status(request: web.Request) -> web.Response:
     return json_response(state_dict(request.app[STATION_KEY]))
 
 
+async def _events(request: web.Request) -> web.Response:
+    """The fault event log, newest first (``?limit=N``, default 200, at most 10000)."""
+    try:
+        limit = max(1, min(10_000, int(request.query.get("limit", "200"))))
+    except ValueError:
+        return json_response({"error": "limit must be a whole number"}, status=400)
+    source = getattr(request.app[STATION_KEY], "fault_events", None)
+    events = source(limit) if source is not None else []
+    return json_response({"events": events})
+
+
 async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html")
 
@@ -57,13 +68,15 @@ def make_app(station: StationView) -> web.Application:
     """The station's aiohttp application.
 
     Routes: ``GET /`` (the web page), ``GET /static/...`` (its script and style sheet),
-    ``GET /api/status`` (``station.state()`` as JSON). Other parts add their routes to the
+    ``GET /api/status`` (``station.state()`` as JSON), ``GET /api/events`` (the fault event
+    log, if the station has ``fault_events(limit)``). Other parts add their routes to the
     returned application before it is served.
     """
     app = web.Application()
     app[STATION_KEY] = station
     app.router.add_get("/", _index)
     app.router.add_get("/api/status", _status)
+    app.router.add_get("/api/events", _events)
     app.router.add_static("/static/", STATIC_DIR)
     return app
 

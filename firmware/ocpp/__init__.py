@@ -3,6 +3,7 @@
 * ``link``: connection, reconnect, boot, heartbeat, status (:class:`OcppLink`)
 * ``rpc``: OCPP-J message layer (one outstanding CALL, schema checks, CallErrors)
 * ``core``: Core profile handlers; ``trigger``: RemoteTrigger profile
+* ``local_list``: LocalAuthListManagement profile; ``reservation``: Reservation profile
 * ``transactions``: the persistent transaction message queue; ``metering``: MeterValues
 * ``keys``: configuration key registry; ``keys_catalog``: every key of the DC manual ch. 5
 

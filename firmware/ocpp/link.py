@@ -147,6 +147,7 @@ class OcppLink:
         self._ws: ClientConnection | None = None
         self._ping_wake = asyncio.Event()
         self._reconnect_wanted = False
+        self._stopping = False  # shutdown(): no more connections
         self._heartbeat_wake = asyncio.Event()
         self._boot_now = asyncio.Event()
         self.transactions = TransactionQueue(store, keys, station)
@@ -333,17 +334,22 @@ class OcppLink:
     # ------------------------------------------------------------------ connection
 
     async def run(self) -> None:
-        """Connect and keep the session up, until cancelled."""
+        """Connect and keep the session up, until cancelled or :meth:`shutdown`."""
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.metering.run(), name="ocpp-metering")
-            while True:
+            metering = tg.create_task(self.metering.run(), name="ocpp-metering")
+            while not self._stopping:
                 try:
                     await self._connect_once()
                 except Exception:  # a bug must not end the link: log it, reconnect
                     logger.exception("%s: connection attempt failed", self.charge_point_id)
+                if self._stopping:
+                    break
                 delay = self._backoff.next()
                 logger.info("%s: reconnecting in %.2f s", self.charge_point_id, delay)
                 await asyncio.sleep(delay)
+            # shutdown(): the link ends by itself. (Waiting to be cancelled is not safe on
+            # Python 3.11: a cancellation that meets a failing session's TaskGroup is lost.)
+            metering.cancel()
 
     def _uri(self) -> str:
         return self._url.rstrip("/") + "/" + quote(self.charge_point_id, safe="")
@@ -390,6 +396,25 @@ class OcppLink:
             logger.error("%s: bad central system URL: %s", self.charge_point_id, e)
         except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as e:
             logger.warning("%s: cannot connect to %s: %s", self.charge_point_id, uri, e)
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Close the connection politely, once no CALL of ours waits for its answer, and
+        do not reconnect (the station is stopping or restarting)."""
+        self._stopping = True
+        ws, rpc = self._ws, self._rpc
+        if ws is None:
+            return
+        logger.info("%s: closing the connection", self.charge_point_id)
+        try:
+            async with asyncio.timeout(timeout):
+                if rpc is not None:
+                    async with rpc.idle():
+                        await ws.close(1001, "station stopping")
+                else:
+                    await ws.close(1001, "station stopping")
+        except TimeoutError:
+            logger.warning("%s: no clean close within %.0f s", self.charge_point_id, timeout)
+            ws.transport.abort()
 
     def _want_reconnect(self) -> None:
         if self._ws is not None:

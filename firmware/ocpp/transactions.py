@@ -247,6 +247,8 @@ class TransactionQueue:
                         "connector %d: %d queued messages of transaction %d dropped with it",
                         connector, dropped, msg.local_tx_id,
                     )
+            elif msg.action == STOP and msg.local_tx_id is not None:
+                self._store.forget_if_done(msg.local_tx_id)
         return False
 
     def _delivered(self, msg: QueuedMessage, result: JsonObject, acks: list[int]) -> None:
