@@ -7,6 +7,7 @@ switch a test resistor between DC+ and PE...). ``EVSE_HIL_CONFIG`` names its ben
 
     station = "bench-station.toml"   # the devices under test: an ordinary station file
                                      # (relative to this file), checked by the loader
+    # Every key is optional: what a bench lacks, the tests that need it skip.
     [stimulus.doors]                 # one table per role the bench can act on
     open_pins = [5]                  # relay outputs that open door 1, 2, ... (high = open)
     [stimulus.stop_button]
@@ -26,6 +27,32 @@ switch a test resistor between DC+ and PE...). ``EVSE_HIL_CONFIG`` names its ben
     [stimulus.led]
     connector = 1                    # no actuator: the colours are written, not checked
     [stimulus.display]               # no actuator: the text is written, not checked
+    [stimulus.pilot]                 # EV simulator on the CP / PP lines
+    connector = 1
+    state_pins = { B = 7, C = 8, D = 9, E = 10 }  # relays: B 2.74 kOhm + diode CP-PE,
+                                     # C / D 1.3 kOhm / 270 Ohm beside B's, E CP shorted
+    pp_pins = { "220" = 11, "680" = 14 }  # relays: that resistor from PP to PE
+    tolerance_v = 0.5                # how close the measured CP levels must be
+    pp_tolerance = 0.05              # relative, for the PP resistance
+    adc_power_pin = 15               # relay cutting the pilot ADC's supply
+    [stimulus.contactor]
+    sense_pin = 21                   # input: a second aux contact to GND (closed = low)
+    weld_pin = 19                    # relay across the feedback contact (reads closed)
+    coil_cut_pin = 20                # relay in the coil supply (contacts stay open)
+    mech_ms = 100                    # how long the contacts take to move
+    [stimulus.lock]
+    sense_pin = 2                    # input: a second end switch to GND (locked = low)
+    jam_pin = 3                      # relay cutting the motor supply (cannot move)
+    [stimulus.rcd]                   # (also for a "gpio" RCD)
+    reset_pin = 18                   # relay pulsing the RCD's reset input ...
+    reset_ms = 200                   # ... for this long
+    test_cut_pin = 0                 # relay in series with the test wire (test fails)
+    [stimulus.meter]
+    line_cut_pin = 1                 # relay opening the meter's RS-485 A line
+    expect_v = [207.0, 253.0]        # plausible phase voltages of the bench supply
+    [stimulus.token_reader]
+    card_pins = { "04A2B3C4D5E6F7" = 27 }  # solenoid holding that card to the antenna
+    power_pin = 26                   # relay cutting the reader's supply (unplugged)
 
 The station file's pins, buses and addresses are the bench's; the stimulus pins are
 outputs of the same board and must not be used by the station file (checked here).
@@ -44,7 +71,10 @@ from firmware.config import StationConfig, load_station
 
 ENV = "EVSE_HIL_CONFIG"
 STIMULUS_ROLES = ("doors", "stop_button", "temperature", "tilt", "modem", "imd", "rcd",
-                  "led", "display", "token_reader")
+                  "led", "display", "token_reader", "pilot", "contactor", "lock", "meter")
+# Keys whose value is a table of name -> GPIO (a pilot state, a PP resistance, a card UID).
+PIN_TABLES = {("pilot", "state_pins"): ("B", "C", "D", "E"), ("pilot", "pp_pins"): None,
+              ("token_reader", "card_pins"): None}
 
 
 class BenchError(ValueError):
@@ -129,7 +159,11 @@ def _check_stimulus_pins(path: Path, station: StationConfig,
         for key, value in table.items():
             if not key.endswith(("pin", "pins")):
                 continue
-            values = value if isinstance(value, list) else [value]
+            if isinstance(value, dict):
+                _check_pin_table(path, role, key, value)
+                values = list(value.values())
+            else:
+                values = value if isinstance(value, list) else [value]
             for v in values:
                 if not isinstance(v, int) or not 0 <= v <= 27:
                     raise BenchError(f"{path}: stimulus.{role}.{key}: {v!r} is not a GPIO")
@@ -138,6 +172,23 @@ def _check_stimulus_pins(path: Path, station: StationConfig,
                         f"{path}: stimulus.{role}.{key}: GPIO {v} is {used[v]} of the station"
                     )
                 used[v] = f"stimulus.{role}.{key}"
+
+
+def _check_pin_table(path: Path, role: str, key: str, table: Mapping[str, Any]) -> None:
+    if (role, key) not in PIN_TABLES:
+        raise BenchError(f"{path}: stimulus.{role}.{key}: must be a GPIO or a list of them")
+    names = PIN_TABLES[(role, key)]
+    for name in table:
+        if names is not None and name not in names:
+            raise BenchError(f"{path}: stimulus.{role}.{key}.{name}: not one of "
+                             f"{', '.join(names)}")
+        if key == "pp_pins":
+            try:
+                float(name)
+            except ValueError:
+                raise BenchError(
+                    f"{path}: stimulus.{role}.{key}.{name}: not a resistance in Ohm"
+                ) from None
 
 
 def bench_from_env() -> Bench | None:

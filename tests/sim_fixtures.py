@@ -1,8 +1,10 @@
 """Rigs for the driver contract tests: a started driver plus a way to act on its wires.
 
 Each contract test takes a rig and uses only the rig's interface, so the same test can
-run against real hardware: a hardware-in-the-loop rig (added by the HIL work, selected
-with ``EVSE_HIL_CONFIG``) implements the same methods with relays and an EV simulator.
+run against real hardware: a hardware-in-the-loop rig (tests/hil/spine_rigs.py, selected
+with ``EVSE_HIL_CONFIG``, see docs/hil.md) implements the same interface (``PilotRig``,
+``ContactorRig``, ``LockRig``, ``RcdRig``, ``MeterRig``, ``NfcRig``) with the bench's
+relays, sense inputs and EV simulator.
 A test that needs something a rig cannot do calls ``rig.require("capability")``, which
 skips it.
 
@@ -152,6 +154,10 @@ class Rig:
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
 
+    def can(self, capability: str) -> bool:
+        """The rig can do ``capability`` (for a check a test makes only where possible)."""
+        return capability in self.capabilities
+
     def require(self, capability: str) -> None:
         if capability not in self.capabilities:
             pytest.skip(f"{type(self).__name__} cannot {capability}")
@@ -195,10 +201,12 @@ def rig_kinds() -> list[Any]:
     return ["sim", pytest.param("hil", marks=pytest.mark.hil)]
 
 
-def _hil_rig(role: str) -> Any:
+def _no_bench() -> None:
+    """Skip a ``hil`` rig before anything touches hardware when there is no bench. The
+    bench rigs (tests/hil/spine_rigs.py) are imported only past this point: they import
+    gpiozero's board factory and the station-device fixtures."""
     if not _hil_wanted():
         pytest.skip("EVSE_HIL_CONFIG is not set: no bench")
-    pytest.skip(f"no hardware-in-the-loop rig for {role} yet")
 
 
 @pytest.fixture
@@ -214,7 +222,31 @@ async def sim_station() -> AsyncIterator[SimStation]:
 # ------------------------------------------------------------------ pilot
 
 
-class SimPilotRig(Rig):
+class PilotRig(Rig):
+    """A started pilot driver and the EV side of its wire."""
+
+    pilot: Ads1115Pilot
+    has_pp: bool = True
+    level_tolerance_v: float = 0.05  # how close a measured CP level must come
+    pp_tolerance: float = 0.01  # relative, for the PP resistance
+
+    def set_levels(self, cp_high_v: float, cp_low_v: float, pp_ohm: float | None) -> None:
+        """Put the CP levels and the PP resistance (None: open) on the wire."""
+        raise NotImplementedError
+
+    def pwm_duty(self) -> float:
+        """The duty cycle measured on the PWM pin, in %."""
+        raise NotImplementedError
+
+    def adc_silent(self, silent: bool) -> None:
+        """Make the ADC stop answering (or answer again)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.pilot.close()
+
+
+class SimPilotRig(PilotRig):
     capabilities = frozenset({"set_levels", "read_pwm", "adc_silent"})
 
     def __init__(self, st: SimStation) -> None:
@@ -250,9 +282,14 @@ class SimPilotRig(Rig):
 
 @pytest.fixture(params=rig_kinds())
 async def pilot_rig(request: pytest.FixtureRequest, sim_station: SimStation
-                    ) -> AsyncIterator[SimPilotRig]:
+                    ) -> AsyncIterator[PilotRig]:
     if request.param == "hil":
-        _hil_rig("pilot")
+        _no_bench()
+        from tests.hil.spine_rigs import hil_pilot_rig
+
+        async with hil_pilot_rig() as hil:
+            yield hil
+        return
     rig = SimPilotRig(sim_station)
     await rig.start()
     try:
@@ -264,8 +301,30 @@ async def pilot_rig(request: pytest.FixtureRequest, sim_station: SimStation
 # ------------------------------------------------------------------ contactor
 
 
-class SimContactorRig(Rig):
-    capabilities = frozenset({"weld", "stick_open"})
+class ContactorRig(Rig):
+    """A started contactor driver and a way to see and upset its contacts."""
+
+    contactor: GpioContactor
+
+    def physically_closed(self) -> bool:
+        """The main contacts are closed (seen independently of the driver's feedback)."""
+        raise NotImplementedError
+
+    async def settle(self) -> None:
+        """Wait until the mechanics have done what they are going to do."""
+        raise NotImplementedError
+
+    def weld(self, on: bool) -> None:
+        """The feedback stays closed whatever the coil does."""
+        raise NotImplementedError
+
+    def stick_open(self, on: bool) -> None:
+        """The contacts stay open whatever the coil is commanded to do."""
+        raise NotImplementedError
+
+
+class SimContactorRig(ContactorRig):
+    capabilities = frozenset({"weld", "stick_open", "sense"})
 
     def __init__(self, st: SimStation) -> None:
         super().__init__(st.clock)
@@ -279,7 +338,6 @@ class SimContactorRig(Rig):
         return self.circuit.closed
 
     async def settle(self) -> None:
-        """Wait until the mechanics have done what they are going to do."""
         await asyncio.sleep(self.circuit.mech_delay_s * 3)
 
     def weld(self, on: bool) -> None:
@@ -291,9 +349,14 @@ class SimContactorRig(Rig):
 
 @pytest.fixture(params=rig_kinds())
 async def contactor_rig(request: pytest.FixtureRequest, sim_station: SimStation
-                        ) -> AsyncIterator[SimContactorRig]:
+                        ) -> AsyncIterator[ContactorRig]:
     if request.param == "hil":
-        _hil_rig("contactor")
+        _no_bench()
+        from tests.hil.spine_rigs import hil_contactor_rig
+
+        async with hil_contactor_rig() as hil:
+            yield hil
+        return
     rig = SimContactorRig(sim_station)
     await rig.contactor.start()
     try:
@@ -305,8 +368,26 @@ async def contactor_rig(request: pytest.FixtureRequest, sim_station: SimStation
 # ------------------------------------------------------------------ lock
 
 
-class SimLockRig(Rig):
-    capabilities = frozenset({"jam", "shoot_through_counter"})
+class LockRig(Rig):
+    """A started cable lock driver and a way to see and jam the actuator."""
+
+    lock: HBridgeLock
+
+    def physically_locked(self) -> bool:
+        """The pin is out (seen independently of the driver's feedback switch)."""
+        raise NotImplementedError
+
+    def jam(self, on: bool) -> None:
+        """The actuator cannot move."""
+        raise NotImplementedError
+
+    def both_driven(self) -> int:
+        """How often both H-bridge inputs were driven at once."""
+        raise NotImplementedError
+
+
+class SimLockRig(LockRig):
+    capabilities = frozenset({"jam", "shoot_through_counter", "sense"})
 
     def __init__(self, st: SimStation) -> None:
         super().__init__(st.clock)
@@ -328,9 +409,14 @@ class SimLockRig(Rig):
 
 @pytest.fixture(params=rig_kinds())
 async def lock_rig(request: pytest.FixtureRequest, sim_station: SimStation
-                   ) -> AsyncIterator[SimLockRig]:
+                   ) -> AsyncIterator[LockRig]:
     if request.param == "hil":
-        _hil_rig("lock")
+        _no_bench()
+        from tests.hil.spine_rigs import hil_lock_rig
+
+        async with hil_lock_rig() as hil:
+            yield hil
+        return
     rig = SimLockRig(sim_station)
     await rig.lock.start()
     try:
@@ -342,7 +428,26 @@ async def lock_rig(request: pytest.FixtureRequest, sim_station: SimStation
 # ------------------------------------------------------------------ RCD
 
 
-class SimRcdRig(Rig):
+class RcdRig(Rig):
+    """A started GPIO RCD driver and a way to trip it and to break its self-test."""
+
+    rcd: GpioRcd
+    has_test_pin: bool = True
+
+    def trip(self) -> None:
+        """Make the RCD trip (a residual current)."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Take the residual current away and reset the RCD."""
+        raise NotImplementedError
+
+    def break_test(self, on: bool) -> None:
+        """The self-test output no longer makes the RCD trip."""
+        raise NotImplementedError
+
+
+class SimRcdRig(RcdRig):
     capabilities = frozenset({"trip", "break_test"})
 
     def __init__(self, st: SimStation) -> None:
@@ -365,9 +470,14 @@ class SimRcdRig(Rig):
 
 @pytest.fixture(params=rig_kinds())
 async def rcd_rig(request: pytest.FixtureRequest, sim_station: SimStation
-                  ) -> AsyncIterator[SimRcdRig]:
+                  ) -> AsyncIterator[RcdRig]:
     if request.param == "hil":
-        _hil_rig("rcd")
+        _no_bench()
+        from tests.hil.spine_rigs import hil_rcd_rig
+
+        async with hil_rcd_rig() as hil:
+            yield hil
+        return
     rig = SimRcdRig(sim_station)
     await rig.rcd.start()
     try:
@@ -379,8 +489,29 @@ async def rcd_rig(request: pytest.FixtureRequest, sim_station: SimStation
 # ------------------------------------------------------------------ meter
 
 
-class SimMeterRig(Rig):
-    capabilities = frozenset({"set_values", "silence"})
+class MeterRig(Rig):
+    """A started SDM630 driver, its Modbus bus and a way to act on the meter."""
+
+    bus: ModbusBus
+    meter: Sdm630Meter
+    timeout_s: float
+    expect_v: tuple[float, float] = (229.0, 231.0)  # plausible phase voltages
+
+    def set_values(self, **values: Any) -> None:
+        """Make the meter measure these values (names as in hal_sim's meter model)."""
+        raise NotImplementedError
+
+    def silence(self, on: bool) -> None:
+        """Make the meter stop answering (or answer again)."""
+        raise NotImplementedError
+
+    def writes(self) -> list[tuple[int, list[int]]]:
+        """The holding register writes the meter received."""
+        raise NotImplementedError
+
+
+class SimMeterRig(MeterRig):
+    capabilities = frozenset({"set_values", "silence", "see_writes"})
 
     def __init__(self, st: SimStation, bus_name: str, connector_id: int) -> None:
         super().__init__(st.clock)
@@ -401,14 +532,22 @@ class SimMeterRig(Rig):
     def silence(self, on: bool) -> None:
         self.model.silent = on
 
+    def writes(self) -> list[tuple[int, list[int]]]:
+        return list(self.model.writes)
+
 
 @pytest.fixture(params=[(k, b) for k in rig_kinds() for b in ("rtu", "rtu8e1", "tcp")],
                 ids=lambda p: f"{p[0]}-{p[1]}")
 async def meter_rig(request: pytest.FixtureRequest, sim_station: SimStation
-                    ) -> AsyncIterator[SimMeterRig]:
+                    ) -> AsyncIterator[MeterRig]:
     kind, transport = request.param
     if kind == "hil":
-        _hil_rig("meter")
+        _no_bench()
+        from tests.hil.spine_rigs import hil_meter_rig
+
+        async with hil_meter_rig(transport) as hil:
+            yield hil
+        return
     bus_name, cid = {"rtu": ("rs485", 1), "rtu8e1": ("rs485e", 4), "tcp": ("lan", 3)}[transport]
     rig = SimMeterRig(sim_station, bus_name, cid)
     await rig.bus.start()
@@ -423,8 +562,36 @@ async def meter_rig(request: pytest.FixtureRequest, sim_station: SimStation
 # ------------------------------------------------------------------ NFC
 
 
-class SimNfcRig(Rig):
+class NfcRig(Rig):
+    """A started NFC reader driver and cards to present to it."""
+
+    reader: NfcpyReader
+    lost_after_s: float
+
+    def card(self, index: int) -> str:
+        """The UID (upper-case hex) of the rig's ``index``-th card; skips if it has none."""
+        raise NotImplementedError
+
+    def present(self, uid_hex: str, hold_s: float | None = 0.3) -> None:
+        """Hold the card ``uid_hex`` to the reader (for ``hold_s``, None: until removed)."""
+        raise NotImplementedError
+
+    def remove(self) -> None:
+        """Take every card away."""
+        raise NotImplementedError
+
+    def unplug(self) -> None:
+        """The reader goes away (unplugged, unpowered)."""
+        raise NotImplementedError
+
+    def replug(self) -> None:
+        """The reader comes back."""
+        raise NotImplementedError
+
+
+class SimNfcRig(NfcRig):
     capabilities = frozenset({"present", "unplug"})
+    CARDS = ("04A2B3C4D5E6F7", "0A0B0C0D")
 
     def __init__(self, st: SimStation) -> None:
         super().__init__(st.clock)
@@ -432,6 +599,9 @@ class SimNfcRig(Rig):
         self.reader = NfcpyReader(cfg.params, st.ctx(cfg.key))
         self.lost_after_s: float = cfg.params["lost_after_s"]
         self.clf = st.hw.reader
+
+    def card(self, index: int) -> str:
+        return self.CARDS[index]
 
     def present(self, uid_hex: str, hold_s: float | None = 0.3) -> None:
         self.clf.present(uid_hex, hold_s)
@@ -448,9 +618,14 @@ class SimNfcRig(Rig):
 
 @pytest.fixture(params=rig_kinds())
 async def nfc_rig(request: pytest.FixtureRequest, sim_station: SimStation
-                  ) -> AsyncIterator[SimNfcRig]:
+                  ) -> AsyncIterator[NfcRig]:
     if request.param == "hil":
-        _hil_rig("token reader")
+        _no_bench()
+        from tests.hil.spine_rigs import hil_nfc_rig
+
+        async with hil_nfc_rig() as hil:
+            yield hil
+        return
     rig = SimNfcRig(sim_station)
     await rig.reader.start()
     yield rig

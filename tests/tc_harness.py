@@ -24,10 +24,11 @@ from typing import Any, Protocol
 
 from firmware.csms_demo import DemoCsms, serve
 from hal_sim.runner import SimulatedStation
-from tests.conftest import AC_STATION
 from tests.peer_harness import StrictPeer
 
 Where = Callable[[dict[str, Any]], bool]
+# The example AC station with a quicker lock pulse (hal_sim/stations/ac.toml otherwise).
+AC_STATION = Path(__file__).parent / "stations" / "ac_test.toml"
 CP_AC = "EVSE-AC-0001"
 CARD_A = "04A2B3C4D5"  # card UIDs: the simulated reader reports upper-case hex
 CARD_B = "DEADBEEF01"

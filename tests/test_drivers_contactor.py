@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 from drivers.interfaces import ContactorFault
 
 if TYPE_CHECKING:
-    from tests.sim_fixtures import SimContactorRig
+    from tests.sim_fixtures import ContactorRig
 
 pytest_plugins = ("tests.sim_fixtures",)
 
 
-def past_settle(rig: SimContactorRig) -> None:
+def past_settle(rig: ContactorRig) -> None:
     rig.clock.advance(rig.contactor.settle_s + 0.001)
 
 
-async def test_starts_open_without_fault(contactor_rig: SimContactorRig) -> None:
+async def test_starts_open_without_fault(contactor_rig: ContactorRig) -> None:
     c = contactor_rig.contactor
     assert c.commanded_closed is False
     assert c.feedback_closed is False
@@ -29,7 +29,7 @@ async def test_starts_open_without_fault(contactor_rig: SimContactorRig) -> None
     assert c.fault() is None
 
 
-async def test_close_and_open_follow_with_feedback(contactor_rig: SimContactorRig) -> None:
+async def test_close_and_open_follow_with_feedback(contactor_rig: ContactorRig) -> None:
     rig = contactor_rig
     c = rig.contactor
     changes: list[bool] = []
@@ -38,19 +38,21 @@ async def test_close_and_open_follow_with_feedback(contactor_rig: SimContactorRi
     assert c.commanded_closed is True
     await rig.eventually(lambda: changes == [True])
     assert c.feedback_closed is True
-    assert rig.physically_closed()
+    if rig.can("sense"):
+        assert rig.physically_closed()
     past_settle(rig)
     assert c.fault() is None
     c.open()
     assert c.commanded_closed is False
     await rig.eventually(lambda: changes == [True, False])
-    assert not rig.physically_closed()
+    if rig.can("sense"):
+        assert not rig.physically_closed()
     past_settle(rig)
     assert c.fault() is None
 
 
 async def test_no_fault_while_the_contacts_are_still_moving(
-    contactor_rig: SimContactorRig,
+    contactor_rig: ContactorRig,
 ) -> None:
     rig = contactor_rig
     rig.require("stick_open")
@@ -62,7 +64,7 @@ async def test_no_fault_while_the_contacts_are_still_moving(
     assert rig.contactor.fault() is None  # disagreement, but not for long enough yet
 
 
-async def test_failed_to_close(contactor_rig: SimContactorRig) -> None:
+async def test_failed_to_close(contactor_rig: ContactorRig) -> None:
     rig = contactor_rig
     rig.require("stick_open")
     rig.stick_open(True)
@@ -72,7 +74,7 @@ async def test_failed_to_close(contactor_rig: SimContactorRig) -> None:
     assert rig.contactor.fault() is ContactorFault.FAILED_TO_CLOSE
 
 
-async def test_welded_after_open(contactor_rig: SimContactorRig) -> None:
+async def test_welded_after_open(contactor_rig: ContactorRig) -> None:
     rig = contactor_rig
     rig.require("weld")
     rig.contactor.close()
@@ -88,7 +90,7 @@ async def test_welded_after_open(contactor_rig: SimContactorRig) -> None:
 
 
 async def test_dropout_while_closed_is_caught_after_the_settle_time(
-    contactor_rig: SimContactorRig,
+    contactor_rig: ContactorRig,
 ) -> None:
     # Closed long ago; the contacts then open by themselves (coil supply lost).
     rig = contactor_rig
@@ -106,8 +108,9 @@ async def test_dropout_while_closed_is_caught_after_the_settle_time(
     assert rig.contactor.fault() is None
 
 
-async def test_release_opens_the_contactor(contactor_rig: SimContactorRig) -> None:
+async def test_release_opens_the_contactor(contactor_rig: ContactorRig) -> None:
     rig = contactor_rig
+    rig.require("sense")
     rig.contactor.close()
     await rig.eventually(rig.physically_closed)
     rig.contactor.release()

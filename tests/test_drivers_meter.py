@@ -11,7 +11,7 @@ from drivers.errors import DeviceSilent, DriverError
 from drivers.sdm630 import decode_float32, encode_float32
 
 if TYPE_CHECKING:
-    from tests.sim_fixtures import SimMeterRig, SimStation
+    from tests.sim_fixtures import MeterRig, SimStation
 
 pytest_plugins = ("tests.sim_fixtures",)
 
@@ -32,7 +32,7 @@ def f32(value: float) -> float:
     return result
 
 
-async def test_every_value_is_decoded(meter_rig: SimMeterRig) -> None:
+async def test_every_value_is_decoded(meter_rig: MeterRig) -> None:
     meter_rig.require("set_values")
     meter_rig.set_values(**VALUES)
     reading = await meter_rig.meter.read()
@@ -46,7 +46,7 @@ async def test_every_value_is_decoded(meter_rig: SimMeterRig) -> None:
     assert reading.energy_export_wh == pytest.approx(12.0, abs=0.001)
 
 
-async def test_energy_follows_the_counter(meter_rig: SimMeterRig) -> None:
+async def test_energy_follows_the_counter(meter_rig: MeterRig) -> None:
     meter_rig.require("set_values")
     meter_rig.set_values(import_wh=1000.0)
     first = await meter_rig.meter.read()
@@ -55,7 +55,7 @@ async def test_energy_follows_the_counter(meter_rig: SimMeterRig) -> None:
     assert second.energy_import_wh - first.energy_import_wh == pytest.approx(500.0, abs=0.01)
 
 
-async def test_silent_meter_raises_device_silent_and_recovers(meter_rig: SimMeterRig) -> None:
+async def test_silent_meter_raises_device_silent_and_recovers(meter_rig: MeterRig) -> None:
     meter_rig.require("silence")
     await meter_rig.meter.read()
     meter_rig.silence(True)
@@ -68,24 +68,35 @@ async def test_silent_meter_raises_device_silent_and_recovers(meter_rig: SimMete
     assert reading.voltage_v
 
 
-async def test_unknown_device_id_is_silent(meter_rig: SimMeterRig) -> None:
+async def test_readings_are_plausible(meter_rig: MeterRig) -> None:
+    # Whatever the meter measures (the bench supply, the simulator's default 230 V): the
+    # phase voltages in range, the total power the sum of the phases, energy not negative.
+    reading = await meter_rig.meter.read()
+    low, high = meter_rig.expect_v
+    assert all(low <= v <= high for v in reading.voltage_v), reading.voltage_v
+    assert reading.power_w == pytest.approx(sum(reading.power_phase_w), rel=0.01, abs=5.0)
+    assert reading.energy_import_wh >= 0.0
+
+
+async def test_unknown_device_id_is_silent(meter_rig: MeterRig) -> None:
     with pytest.raises(DeviceSilent):
         await meter_rig.bus.read_input_registers(99, 0, 2)
 
 
-async def test_illegal_address_is_an_error_not_silence(meter_rig: SimMeterRig) -> None:
+async def test_illegal_address_is_an_error_not_silence(meter_rig: MeterRig) -> None:
     address = meter_rig.meter._address
     with pytest.raises(DriverError) as raised:
         await meter_rig.bus.read_input_registers(address, 1000, 2)
     assert not isinstance(raised.value, DeviceSilent)
 
 
-async def test_holding_register_writes_reach_the_device(meter_rig: SimMeterRig) -> None:
+async def test_holding_register_writes_reach_the_device(meter_rig: MeterRig) -> None:
+    meter_rig.require("see_writes")
     address = meter_rig.meter._address
     await meter_rig.bus.write_register(address, 20, 7)
     await meter_rig.bus.write_registers(address, 30, [1, 2])
     assert await meter_rig.bus.read_holding_registers(address, 30, 2) == [1, 2]
-    assert meter_rig.model.writes == [(20, [7]), (30, [1, 2])]
+    assert meter_rig.writes() == [(20, [7]), (30, [1, 2])]
 
 
 async def test_several_meters_on_one_rs485_line(sim_station: SimStation) -> None:

@@ -11,13 +11,13 @@ import pytest
 from drivers.interfaces import ReaderFault
 
 if TYPE_CHECKING:
-    from tests.sim_fixtures import SimNfcRig
+    from tests.sim_fixtures import NfcRig
 
 pytest_plugins = ("tests.sim_fixtures",)
 
 
 @pytest.fixture
-async def running(nfc_rig: SimNfcRig) -> AsyncIterator[list[str]]:
+async def running(nfc_rig: NfcRig) -> AsyncIterator[list[str]]:
     """The reader's run() in a task; yields the idTags it reports."""
     tokens: list[str] = []
     nfc_rig.reader.subscribe(tokens.append)
@@ -30,37 +30,41 @@ async def running(nfc_rig: SimNfcRig) -> AsyncIterator[list[str]]:
             await task
 
 
-async def test_uid_is_reported_as_upper_case_hex(nfc_rig: SimNfcRig, running: list[str]) -> None:
+async def test_uid_is_reported_as_upper_case_hex(nfc_rig: NfcRig, running: list[str]) -> None:
     nfc_rig.require("present")
-    nfc_rig.present("04a2b3c4d5e6f7")
-    await nfc_rig.eventually(lambda: running == ["04A2B3C4D5E6F7"])
+    uid = nfc_rig.card(0)
+    nfc_rig.present(uid.lower())
+    await nfc_rig.eventually(lambda: running == [uid.upper()])
     assert nfc_rig.reader.fault is None
 
 
-async def test_a_card_held_is_reported_once(nfc_rig: SimNfcRig, running: list[str]) -> None:
+async def test_a_card_held_is_reported_once(nfc_rig: NfcRig, running: list[str]) -> None:
     nfc_rig.require("present")
-    nfc_rig.present("DEADBEEF", hold_s=None)
-    await nfc_rig.eventually(lambda: running == ["DEADBEEF"])
+    uid = nfc_rig.card(0)
+    nfc_rig.present(uid, hold_s=None)
+    await nfc_rig.eventually(lambda: running == [uid])
     await asyncio.sleep(0.1)  # many reader polls with the card still there
-    assert running == ["DEADBEEF"]
+    assert running == [uid]
     nfc_rig.remove()
-    nfc_rig.present("DEADBEEF")  # taken away and presented again: a second report
-    await nfc_rig.eventually(lambda: running == ["DEADBEEF", "DEADBEEF"])
+    nfc_rig.present(uid)  # taken away and presented again: a second report
+    await nfc_rig.eventually(lambda: running == [uid, uid])
 
 
-async def test_cards_one_after_another(nfc_rig: SimNfcRig, running: list[str]) -> None:
+async def test_cards_one_after_another(nfc_rig: NfcRig, running: list[str]) -> None:
     nfc_rig.require("present")
-    nfc_rig.present("01020304", hold_s=None)
-    await nfc_rig.eventually(lambda: running == ["01020304"])
+    first, second = nfc_rig.card(0), nfc_rig.card(1)
+    nfc_rig.present(first, hold_s=None)
+    await nfc_rig.eventually(lambda: running == [first])
     nfc_rig.remove()
-    nfc_rig.present("0A0B0C0D")
-    await nfc_rig.eventually(lambda: running == ["01020304", "0A0B0C0D"])
+    nfc_rig.present(second)
+    await nfc_rig.eventually(lambda: running == [first, second])
 
 
 async def test_lost_reader_sets_the_fault_and_replug_clears_it(
-    nfc_rig: SimNfcRig, running: list[str]
+    nfc_rig: NfcRig, running: list[str]
 ) -> None:
     nfc_rig.require("unplug")
+    nfc_rig.require("present")
     rig = nfc_rig
     rig.unplug()
     await asyncio.sleep(0.05)  # the reader thread notices the failure
@@ -69,11 +73,12 @@ async def test_lost_reader_sets_the_fault_and_replug_clears_it(
     await rig.eventually(lambda: rig.reader.fault is ReaderFault.LOST)
     rig.replug()
     await rig.eventually(lambda: rig.reader.fault is None)
-    rig.present("CAFE0001")
-    await rig.eventually(lambda: running == ["CAFE0001"])
+    uid = rig.card(0)
+    rig.present(uid)
+    await rig.eventually(lambda: running == [uid])
 
 
-async def test_run_stops_when_cancelled(nfc_rig: SimNfcRig) -> None:
+async def test_run_stops_when_cancelled(nfc_rig: NfcRig) -> None:
     task = asyncio.create_task(nfc_rig.reader.run())
     await asyncio.sleep(0.02)
     task.cancel()

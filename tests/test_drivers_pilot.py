@@ -15,7 +15,7 @@ from drivers.interfaces import PilotSample
 from hal_sim.fake_smbus import Ads1115Model, FakeSMBus
 
 if TYPE_CHECKING:
-    from tests.sim_fixtures import SimPilotRig
+    from tests.sim_fixtures import PilotRig
 
 pytest_plugins = ("tests.sim_fixtures",)
 
@@ -24,7 +24,7 @@ pytest_plugins = ("tests.sim_fixtures",)
 class Sampling:
     """The pilot's run() in a task, collecting samples."""
 
-    def __init__(self, rig: SimPilotRig) -> None:
+    def __init__(self, rig: PilotRig) -> None:
         self.rig = rig
         self.samples: list[PilotSample] = []
         self.task: asyncio.Task[None] | None = None
@@ -37,7 +37,7 @@ class Sampling:
 
 
 @pytest.fixture
-async def sampling(pilot_rig: SimPilotRig) -> AsyncIterator[Sampling]:
+async def sampling(pilot_rig: PilotRig) -> AsyncIterator[Sampling]:
     s = Sampling(pilot_rig)
     s.task = asyncio.create_task(pilot_rig.pilot.run(s.samples.append))
     try:
@@ -54,36 +54,39 @@ async def sampling(pilot_rig: SimPilotRig) -> AsyncIterator[Sampling]:
      ("E", 0.0, 0.0), ("F", -12.0, -12.0)],
 )
 async def test_samples_follow_the_pilot_levels(
-    pilot_rig: SimPilotRig, sampling: Sampling, state: str, high: float, low: float
+    pilot_rig: PilotRig, sampling: Sampling, state: str, high: float, low: float
 ) -> None:
     pilot_rig.require("set_levels")
     pilot_rig.set_levels(high, low, 220.0)
     sample = await sampling.fresh()
-    assert sample.cp_high_v == pytest.approx(high, abs=0.05), state
-    assert sample.cp_low_v == pytest.approx(low, abs=0.05), state
+    tol = pilot_rig.level_tolerance_v
+    assert sample.cp_high_v == pytest.approx(high, abs=tol), state
+    assert sample.cp_low_v == pytest.approx(low, abs=tol), state
 
 
 @pytest.mark.parametrize("ohm", [1500.0, 680.0, 220.0, 100.0])
 async def test_pp_resistance_is_measured(
-    pilot_rig: SimPilotRig, sampling: Sampling, ohm: float
+    pilot_rig: PilotRig, sampling: Sampling, ohm: float
 ) -> None:
     pilot_rig.require("set_levels")
     if not pilot_rig.has_pp:
         pytest.skip("rig without PP")
     pilot_rig.set_levels(9.0, -12.0, ohm)
     sample = await sampling.fresh()
-    assert sample.pp_ohm == pytest.approx(ohm, rel=0.01)
+    assert sample.pp_ohm == pytest.approx(ohm, rel=pilot_rig.pp_tolerance)
 
 
-async def test_open_pp_reads_infinite(pilot_rig: SimPilotRig, sampling: Sampling) -> None:
+async def test_open_pp_reads_infinite(pilot_rig: PilotRig, sampling: Sampling) -> None:
     pilot_rig.require("set_levels")
     pilot_rig.set_levels(12.0, 12.0, None)
     sample = await sampling.fresh()
+    if not pilot_rig.has_pp:
+        pytest.skip("rig without PP")
     assert sample.pp_ohm is not None and math.isinf(sample.pp_ohm)
 
 
 async def test_out_of_window_levels_are_reported_as_measured(
-    pilot_rig: SimPilotRig, sampling: Sampling
+    pilot_rig: PilotRig, sampling: Sampling
 ) -> None:
     # The driver does not judge: > 13 V (a fault for the pilot state machine) and a
     # shorted pilot (0 V) come through as they are.
@@ -96,14 +99,14 @@ async def test_out_of_window_levels_are_reported_as_measured(
 
 
 async def test_sample_time_comes_from_the_injected_clock(
-    pilot_rig: SimPilotRig, sampling: Sampling
+    pilot_rig: PilotRig, sampling: Sampling
 ) -> None:
     pilot_rig.clock.advance(42.0)
     sample = await sampling.fresh()
     assert sample.t == pilot_rig.clock.monotonic()
 
 
-async def test_duty_shows_on_the_pwm_pin(pilot_rig: SimPilotRig) -> None:
+async def test_duty_shows_on_the_pwm_pin(pilot_rig: PilotRig) -> None:
     pilot_rig.require("read_pwm")
     assert pilot_rig.pilot.duty == 100.0
     assert pilot_rig.pwm_duty() == pytest.approx(100.0)  # +12 V from start()
@@ -113,14 +116,14 @@ async def test_duty_shows_on_the_pwm_pin(pilot_rig: SimPilotRig) -> None:
         assert pilot_rig.pwm_duty() == pytest.approx(duty)
 
 
-async def test_duty_is_clamped_to_0_100(pilot_rig: SimPilotRig) -> None:
+async def test_duty_is_clamped_to_0_100(pilot_rig: PilotRig) -> None:
     pilot_rig.pilot.set_duty(130.0)
     assert pilot_rig.pilot.duty == 100.0
     pilot_rig.pilot.set_duty(-5.0)
     assert pilot_rig.pilot.duty == 0.0
 
 
-async def test_silent_adc_ends_run_with_device_silent(pilot_rig: SimPilotRig) -> None:
+async def test_silent_adc_ends_run_with_device_silent(pilot_rig: PilotRig) -> None:
     pilot_rig.require("adc_silent")
     samples: list[PilotSample] = []
     task = asyncio.create_task(pilot_rig.pilot.run(samples.append))
@@ -130,7 +133,7 @@ async def test_silent_adc_ends_run_with_device_silent(pilot_rig: SimPilotRig) ->
         await asyncio.wait_for(task, timeout=5.0)
 
 
-async def test_run_stops_when_cancelled(pilot_rig: SimPilotRig) -> None:
+async def test_run_stops_when_cancelled(pilot_rig: PilotRig) -> None:
     samples: list[PilotSample] = []
     task = asyncio.create_task(pilot_rig.pilot.run(samples.append))
     await pilot_rig.eventually(lambda: len(samples) > 2)

@@ -10,17 +10,17 @@ from drivers.errors import DeviceFaulted
 from drivers.interfaces import RcdFault
 
 if TYPE_CHECKING:
-    from tests.sim_fixtures import SimRcdRig
+    from tests.sim_fixtures import RcdRig
 
 pytest_plugins = ("tests.sim_fixtures",)
 
 
-async def test_starts_not_tripped(rcd_rig: SimRcdRig) -> None:
+async def test_starts_not_tripped(rcd_rig: RcdRig) -> None:
     assert rcd_rig.rcd.tripped is False
     assert rcd_rig.rcd.dc_leakage_ma is None
 
 
-async def test_trip_and_clear_reach_the_subscriber(rcd_rig: SimRcdRig) -> None:
+async def test_trip_and_clear_reach_the_subscriber(rcd_rig: RcdRig) -> None:
     rcd_rig.require("trip")
     seen: list[bool] = []
     rcd_rig.rcd.subscribe(seen.append)
@@ -32,7 +32,7 @@ async def test_trip_and_clear_reach_the_subscriber(rcd_rig: SimRcdRig) -> None:
     assert rcd_rig.rcd.tripped is False
 
 
-async def test_self_test_passes(rcd_rig: SimRcdRig) -> None:
+async def test_self_test_passes(rcd_rig: RcdRig) -> None:
     if not rcd_rig.has_test_pin:
         pytest.skip("rig without a test pin")
     seen: list[bool] = []
@@ -42,7 +42,7 @@ async def test_self_test_passes(rcd_rig: SimRcdRig) -> None:
     await rcd_rig.eventually(lambda: seen == [True, False])  # the test trip was seen
 
 
-async def test_broken_self_test_faults(rcd_rig: SimRcdRig) -> None:
+async def test_broken_self_test_faults(rcd_rig: RcdRig) -> None:
     rcd_rig.require("break_test")
     rcd_rig.break_test(True)
     with pytest.raises(DeviceFaulted) as raised:
@@ -50,7 +50,7 @@ async def test_broken_self_test_faults(rcd_rig: SimRcdRig) -> None:
     assert raised.value.fault is RcdFault.SELF_TEST_FAILED
 
 
-async def test_self_test_refused_while_tripped(rcd_rig: SimRcdRig) -> None:
+async def test_self_test_refused_while_tripped(rcd_rig: RcdRig) -> None:
     rcd_rig.require("trip")
     rcd_rig.trip()
     with pytest.raises(DeviceFaulted) as raised:

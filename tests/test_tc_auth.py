@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from hal_sim.runner import SimulatedStation
-from tests.conftest import AC_STATION, DC_STATION
+from tests.conftest import DC_STATION
 from tests.peer_harness import until
 from tests.tc_harness import (
+    AC_STATION,
     CARD_A,
     CARD_B,
     card,
