@@ -141,7 +141,7 @@ class ConnectorController:
     def _attach_safety(self) -> None:
         d = self.devices
         self.safety.attach(self.id, d.contactor, d.pilot, d.power_stack)
-        self.safety.on_made_safe(self.id, lambda _reason: self._changed())
+        self.safety.on_made_safe(self.id, self._after_made_safe)
         if d.pilot is not None:
             wanted = (PilotState.C, PilotState.D)
             self.safety.add_interlock(
@@ -174,6 +174,25 @@ class ConnectorController:
             "faults",
             lambda: ", ".join(f.fault.code for f in self.faults.blocking()) or None,
         )
+
+    def _after_made_safe(self, _reason: str) -> None:
+        """The safe path put the pilot in state F behind the session's back: after the
+        300 ms hold give the pilot back to the session (which, for a blocking fault, holds
+        F itself and then shows +12 V), so no stale F stays on the line."""
+        self._changed()
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to restore
+            asyncio.get_running_loop().call_later(
+                self.session.timers.fault_hold_s, self._restore_duty
+            )
+
+    def _restore_duty(self) -> None:
+        pilot = self.devices.pilot
+        if self._tg is None or pilot is None or pilot.duty == self.session.duty:
+            return  # not running (stopping): the station's close leaves the pilot safe
+        try:
+            pilot.set_duty(self.session.duty)
+        except (RuntimeError, DriverError):
+            log.debug("connector %d: pilot not restored (closing)", self.id)
 
     # ------------------------------------------------------------------ running
     async def run(self) -> None:

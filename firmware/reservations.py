@@ -183,7 +183,8 @@ class Reservations:
         here. None: it uses no reservation."""
         record = self.on_connector(connector_id)
         connector = self._connectors.get(connector_id)
-        if record is not None and connector is not None and connector.session.reservation is None:
+        if (record is not None and connector is not None
+                and connector.session.reservation is None and _holds(record, id_tag, parent)):
             # the session consumed its reservation when it began this transaction
             self._forget(record, "used")
             return record.reservation_id

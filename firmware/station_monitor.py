@@ -192,8 +192,9 @@ class StationMonitor:
     def _on_doors(self, any_open: bool) -> None:
         if any_open:
             self._door_closed_until = None
-            self._end(Condition.DOOR_CLOSED)
+            # Safe path first (1001 makes every connector safe), reports after.
             self._raise(Condition.DOOR_OPENED, "service door open")
+            self._end(Condition.DOOR_CLOSED)
         else:
             self._end(Condition.DOOR_OPENED)
             self._door_closed_until = self._monotonic() + self.periods.door_closed_hold_s

@@ -4,6 +4,7 @@
 * ``rpc``: OCPP-J message layer (one outstanding CALL, schema checks, CallErrors)
 * ``core``: Core profile handlers; ``trigger``: RemoteTrigger profile
 * ``local_list``: LocalAuthListManagement profile; ``reservation``: Reservation profile
+* ``status``: StatusNotification (current status on connect, MinimumStatusDuration)
 * ``transactions``: the persistent transaction message queue; ``metering``: MeterValues
 * ``keys``: configuration key registry; ``keys_catalog``: every key of the DC manual ch. 5
 

@@ -11,7 +11,8 @@ the current StatusNotification of connector 0 and every connector, then the tran
 queue, the status changes and the heartbeats. ``online`` is True from the accepted boot
 until the connection drops.
 
-Status changes wait ``MinimumStatusDuration`` seconds and go out only if still current.
+Status changes wait ``MinimumStatusDuration`` seconds and go out only if still current
+(:mod:`firmware.ocpp.status`).
 A WebSocket ping every ``WebSocketPingInterval`` seconds finds a dead link (no pong within
 the interval): the connection is dropped and rebuilt. Security profile 1: HTTP Basic with
 ``AuthorizationKey`` (ws and wss); a new key reconnects at once.
@@ -24,7 +25,6 @@ import base64
 import logging
 import random
 import ssl
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ from firmware.ocpp.rpc import (
     format_time,
     parse_time,
 )
+from firmware.ocpp.status import StatusNotifications
 from firmware.ocpp.transactions import TransactionQueue, id_tag_info
 from firmware.ocpp.trigger import RemoteTriggerProfile
 from firmware.ports import IdTagInfo, StationPort, StatusReport, TxHandle
@@ -139,11 +140,7 @@ class OcppLink:
         self._rpc: Rpc | None = None
         self._online = False
         self._last_activity = clock.monotonic()
-        self._status: dict[int, StatusReport] = {}  # latest per connector (0 = station)
-        # (connector, report, time of the change, monotonic time it may be sent)
-        self._status_pending: deque[tuple[int, StatusReport, datetime, float]] = deque()
-        self._status_sent: dict[int, StatusReport] = {}
-        self._status_wake = asyncio.Event()
+        self.statuses = StatusNotifications(keys, clock)
         self._ws: ClientConnection | None = None
         self._ping_wake = asyncio.Event()
         self._reconnect_wanted = False
@@ -188,13 +185,7 @@ class OcppLink:
         return self._online
 
     def notify_status(self, connector_id: int, report: StatusReport) -> None:
-        self._status[connector_id] = report
-        if self._online:
-            # MinimumStatusDuration: held that long, sent only if still the latest by then.
-            hold = max(0, self.keys.get_int("MinimumStatusDuration"))
-            due = self._clock.monotonic() + hold
-            self._status_pending.append((connector_id, report, self._clock.now(), due))
-            self._status_wake.set()
+        self.statuses.changed(connector_id, report, self._online)
 
     async def authorize(self, id_tag: str) -> IdTagInfo | None:
         rpc = self._rpc
@@ -273,9 +264,7 @@ class OcppLink:
 
     async def send_status(self, connector_id: int) -> None:
         """Send a connector's current status now (boot, TriggerMessage)."""
-        report = self.station.status_of(connector_id)
-        self._status[connector_id] = report
-        await self._send_status(connector_id, report, self._clock.now())
+        await self.statuses.send(self._rpc, connector_id, self.station.status_of(connector_id))
 
     async def send_now(self, action: str, payload: JsonObject) -> JsonObject | None:
         """Send a message that is not queued (status notifications, DataTransfer) now;
@@ -481,7 +470,7 @@ class OcppLink:
         finally:
             self._rpc = None
             self._online = False
-            self._status_pending.clear()
+            self.statuses.forget_pending()
             rpc.close()
 
     def _touch(self) -> None:
@@ -491,12 +480,11 @@ class OcppLink:
         await self._boot(rpc)
         self._online = True
         self._backoff.reset()
-        self._status_pending.clear()  # superseded by the full status below
-        self._status_sent.clear()
+        self.statuses.forget_pending()  # superseded by the full status below
         for c in (0, *self.station.connector_ids()):
             await self.send_status(c)
         tg.create_task(self.transactions.deliver(rpc))
-        tg.create_task(self._send_status_changes())
+        tg.create_task(self.statuses.deliver(rpc))
         tg.create_task(self._heartbeats())
 
     # ------------------------------------------------------------------ boot
@@ -562,51 +550,6 @@ class OcppLink:
             logger.warning("%s: unusable currentTime %r", self.charge_point_id, text)
 
     # ------------------------------------------------------------------ while online
-
-    async def _send_status(self, connector_id: int, report: StatusReport, t: datetime) -> None:
-        rpc = self._rpc
-        if rpc is None:
-            return
-        self._status_sent[connector_id] = report
-        payload: JsonObject = {
-            "connectorId": connector_id,
-            "status": report.status,
-            "errorCode": report.error_code,
-            "timestamp": format_time(t),
-        }
-        for key, value in (
-            ("info", report.info),
-            ("vendorErrorCode", report.vendor_error_code),
-            ("vendorId", report.vendor_id),
-        ):
-            if value:
-                payload[key] = value
-        try:
-            await rpc.call("StatusNotification", payload)
-        except _MESSAGE_ERRORS as e:  # never queued: the next reconnect sends the current one
-            logger.warning("connector %d: StatusNotification failed: %s", connector_id, e)
-
-    async def _send_status_changes(self) -> None:
-        while True:
-            self._status_wake.clear()
-            while self._status_pending:
-                connector_id, report, t, due = self._status_pending[0]
-                wait = due - self._clock.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)  # changes are held in order: the head first
-                self._status_pending.popleft()
-                if self._held(connector_id, report):
-                    continue
-                await self._send_status(connector_id, report, t)
-            await self._status_wake.wait()
-
-    def _held(self, connector_id: int, report: StatusReport) -> bool:
-        """With MinimumStatusDuration: a report superseded meanwhile, or equal to the one
-        last sent, is not sent."""
-        if self.keys.get_int("MinimumStatusDuration") <= 0:
-            return False
-        latest = self._status.get(connector_id)
-        return latest != report or self._status_sent.get(connector_id) == report
 
     async def _heartbeats(self) -> None:
         """A Heartbeat after HeartbeatInterval seconds without any OCPP message."""
