@@ -282,6 +282,11 @@ class ConnectorController:
                 if self.tx is not None and self._persist_meter is not None:
                     self._persist_meter(self.tx, self.meter.energy_import_wh)
                 self._changed()
+            # Python 3.11's wait_for (used inside pymodbus) can swallow a cancellation
+            # that lands as the read completes: honour it here so the station can stop.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             # DC: the meter is also the connector-side voltmeter of the pre-check and the
             # welding check, so it is read more often.
             await asyncio.sleep(METER_POLL_S / 4 if self.cfg.is_dc else METER_POLL_S)

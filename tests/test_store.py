@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.store import Store
+from firmware.store import _MIGRATIONS, Store
 
 T0 = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
 
@@ -17,12 +17,12 @@ T0 = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
 def test_fresh_store_is_migrated_and_reopens(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "state.db"
     store = Store(path)
-    assert store.schema_version == 1
+    assert store.schema_version == len(_MIGRATIONS)
     store.set_key("HeartbeatInterval", "60")
     assert (tmp_path / "sub" / "state.db-wal").exists()  # WAL journal
     store.close()
     again = Store(path)
-    assert again.schema_version == 1
+    assert again.schema_version == len(_MIGRATIONS)
     assert again.get_key("HeartbeatInterval") == "60"
     again.close()
 
