@@ -27,11 +27,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import can  # noqa: E402
-from _csms import percentile  # noqa: E402
+import can
+from _csms import percentile
 
-from drivers.infypower import CMD_ON_OFF, CMD_SET, FrameId  # noqa: E402
-from hal_sim.runner import SimulatedStation  # noqa: E402
+from drivers.infypower import CMD_ON_OFF, CMD_SET, FrameId
+from hal_sim.runner import SimulatedStation
 
 STATION = Path(__file__).resolve().parent.parent / "hal_sim" / "stations" / "dc.toml"
 

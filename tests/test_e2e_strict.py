@@ -72,9 +72,11 @@ async def test_dc_session_strict(tmp_path: Path) -> None:
                       for sv in mv["sampledValue"]}
         assert {"Energy.Active.Import.Register", "Power.Active.Import", "SoC",
                 "Voltage", "Current.Import"} <= measurands
+        # The DC meter counts whole Wh: let it count some before the EV leaves.
+        await s.wait_connector(1, lambda c: c["energy_wh"] >= 5, timeout=20, what="energy")
         await s.api("POST", "/api/sim/connectors/1/unplug")
         stop = await peer.wait_for("StopTransaction", timeout=15)
-        assert stop["meterStop"] > 0
+        assert stop["meterStop"] >= 5
         state = await s.wait_connector(1, lambda c: c["status"] == "Available", timeout=15)
         assert state["contactor_closed"] is False
         assert peer.strict_failures == []
