@@ -72,6 +72,7 @@ from firmware.pilot import MIN_CURRENT_A, PilotState, duty_for_current
 from firmware.session_core import IdToken, Session
 from firmware.session_events import (
     Action,
+    Authorized,
     ChargePointStatus,
     CloseContactor,
     Event,
@@ -116,6 +117,10 @@ class AcSession(Session):
         self._lock = _LockState.UNLOCKED
         self._pwm_changed_at = -math.inf  # last PWM-related duty change in this tx
         self._pwm_grace_until: float | None = None  # PWM removed, EV still in C
+        # UnlockConnectorOnEVSideDisconnect: False keeps the cable locked in the socket when
+        # it is pulled out of the EV, until a card (or an UnlockConnector) releases it.
+        self.unlock_on_ev_disconnect = True
+        self._hold_lock = False
 
     @property
     def socket(self) -> bool:
@@ -157,7 +162,12 @@ class AcSession(Session):
         )
 
     def _lock_wanted(self) -> bool:
-        return self.socket and self._ev_present and self._operative and not self.faulted
+        present = self._ev_present or self._hold_lock
+        return self.socket and present and self._operative and not self.faulted
+
+    def _on_authorized(self, auth: Authorized) -> None:
+        self._hold_lock = False  # the card releases a cable kept locked after the EV left
+        super()._on_authorized(auth)
 
     # ------------------------------------------------------------------ reconcile
 
@@ -199,6 +209,10 @@ class AcSession(Session):
     def _reconcile_lock(self, out: list[Action]) -> None:
         if not self.socket:
             return
+        if self._ev_present:
+            self._hold_lock = False
+        elif self._lock is _LockState.LOCKED and not self.unlock_on_ev_disconnect:
+            self._hold_lock = True
         wanted = self._lock_wanted()
         if wanted and self._lock is _LockState.UNLOCKED:
             out.append(Lock())

@@ -50,7 +50,10 @@ log = logging.getLogger(__name__)
 
 _UNUSABLE = (ChargePointStatus.FAULTED, ChargePointStatus.UNAVAILABLE)
 # Keys whose value the sessions hold: applied again when the central system changes them.
-_SESSION_KEYS = ("ConnectionTimeOut", "StopTransactionOnEVSideDisconnect", "AutochargeEnabled")
+_SESSION_KEYS = (
+    "ConnectionTimeOut", "StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect",
+    "AutochargeEnabled",
+)
 
 
 @dataclass
@@ -172,6 +175,8 @@ class Station:
             s: Any = connector.session
             s.timers = replace(s.timers, connection_timeout_s=timeout)
             s.stop_on_ev_disconnect = self._flag("StopTransactionOnEVSideDisconnect", True)
+            if hasattr(s, "unlock_on_ev_disconnect"):  # AC sockets
+                s.unlock_on_ev_disconnect = self._flag("UnlockConnectorOnEVSideDisconnect", True)
             if hasattr(s, "autocharge"):  # DC: the EV's id starts a transaction
                 s.autocharge = self._flag("AutochargeEnabled")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from tests.peer_harness import until
 from tests.tc_harness import (
     CARD_A,
@@ -73,8 +71,6 @@ async def test_tc_005_1_ev_side_disconnected(tmp_path: Path) -> None:
         await s.wait_connector(1, lambda c: c["world"]["locked"] is False, what="unlocked")
 
 
-@pytest.mark.xfail(strict=True, reason="UnlockConnectorOnEVSideDisconnect=false needs the AC "
-                   "session to keep the cable locked after the EV leaves (firmware/session.py)")
 async def test_tc_005_2_ev_side_disconnected_stop_but_keep_locked(tmp_path: Path) -> None:
     keys = [("UnlockConnectorOnEVSideDisconnect", "false")]
     async with demo_station(tmp_path, keys) as (s, csms):
