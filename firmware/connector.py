@@ -118,6 +118,7 @@ class ConnectorController:
         self.tx: TxHandle | None = None
         self.plug_cycles = 0
         self.stopping = 0  # StopTransactions waiting for their final meter reading
+        self.energy_blocked = False  # an invalidated transaction past MaxEnergyOnInvalidId
         self._hold_reports = 0
         self.budget_a: float = cfg.max_current_a
         self.budget_w: float | None = None
@@ -343,6 +344,13 @@ class ConnectorController:
             self.end_fault(Condition.RCD_TRIPPED)
             self.end_fault(Condition.RESIDUAL_CURRENT_DC)
 
+    def block_energy(self) -> None:
+        """No more energy for this transaction (an invalidated idTag past
+        MaxEnergyOnInvalidId): the session suspends it (SuspendedEVSE) but goes on."""
+        if self.tx is not None and not self.energy_blocked:
+            self.energy_blocked = True
+            self.update_offer()
+
     def set_budget(self, amps: float, watts: float | None) -> None:
         """The power budget's allowance for this connector (``firmware.power``)."""
         self.budget_a, self.budget_w = amps, watts
@@ -356,10 +364,13 @@ class ConnectorController:
         limit = self.checks.limit_a()
         if limit is not None:
             amps = min(amps, limit)
-        offer = (amps, self.budget_w)
+        watts = self.budget_w
+        if self.energy_blocked:
+            amps, watts = 0.0, (0.0 if self.cfg.is_dc else None)
+        offer = (amps, watts)
         if offer != self._offer:
             self._offer = offer
-            self.dispatch(OfferChanged(amps, self.budget_w))
+            self.dispatch(OfferChanged(amps, watts))
 
     # ------------------------------------------------------------------ faults
     def raise_fault(self, condition: Condition, **values: object) -> None:
@@ -417,6 +428,9 @@ class ConnectorController:
                     self.id, id_tag, self.energy_wh(), self.clock.now(), remote=remote
                 )
             case EndTransaction(reason=reason):
+                if self.energy_blocked:
+                    self.energy_blocked = False
+                    self.spawn(self._reoffer(), "offer")
                 if self.tx is not None:
                     tx, self.tx, self.tx_since = self.tx, None, None
                     self.spawn(self._stop_transaction(tx, reason), "stop transaction")
@@ -441,6 +455,9 @@ class ConnectorController:
             case _:
                 if self.dc is None or not self.dc.execute(action):
                     log.error("connector %d: action %r not handled", self.id, action)
+
+    async def _reoffer(self) -> None:
+        self.update_offer()  # not from inside the session's own action list
 
     async def _stop_transaction(self, tx: TxHandle, reason: str) -> None:
         """StopTransaction with a fresh meter reading: the contactor is open, so what the

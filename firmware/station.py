@@ -358,16 +358,17 @@ class Station:
 
     def _check_energy_limit(self, connector: ConnectorController) -> None:
         """MaxEnergyOnInvalidId: a transaction the central system invalidated (and
-        StopTransactionOnInvalidId did not stop) ends once it delivered that much."""
+        StopTransactionOnInvalidId did not stop) gets no more energy once it delivered
+        that much."""
         tx = connector.tx
         limit = self._energy_limits.get(tx.local_id) if tx is not None else None
         if tx is None or limit is None or connector.energy_wh() - tx.meter_start_wh < limit:
             return
         del self._energy_limits[tx.local_id]
-        log.info("connector %d: MaxEnergyOnInvalidId (%.0f Wh) reached: stopping",
-                 connector.id, limit)
+        log.info("connector %d: MaxEnergyOnInvalidId (%.0f Wh) reached: energy delivery "
+                 "stopped, the transaction goes on", connector.id, limit)
         # Not from inside the connector's own callback: on the next loop iteration.
-        asyncio.get_running_loop().call_soon(connector.dispatch, TransactionRejected())
+        asyncio.get_running_loop().call_soon(connector.block_energy)
 
     # ------------------------------------------------------------------ StationPort
     def connector_ids(self) -> list[int]:
@@ -434,12 +435,13 @@ class Station:
             log.info("connector %d: idTag %s not accepted: stopping", connector.id, handle.id_tag)
             connector.dispatch(TransactionRejected())
             return
+        # StopTransactionOnInvalidId false: the transaction goes on, but energy flows only
+        # up to MaxEnergyOnInvalidId Wh (0: none at all), then delivery stops (OCPP 1.6).
         limit = int(self.key("MaxEnergyOnInvalidId") or "0")
-        if limit > 0:  # 0: no limit
-            log.info("connector %d: idTag %s not accepted: charging on up to %d Wh",
-                     connector.id, handle.id_tag, limit)
-            self._energy_limits[handle.local_id] = float(limit)
-            self._check_energy_limit(connector)
+        log.info("connector %d: idTag %s not accepted: energy up to %d Wh, then suspended",
+                 connector.id, handle.id_tag, limit)
+        self._energy_limits[handle.local_id] = float(limit)
+        self._check_energy_limit(connector)
 
     def remember_id_tag(self, id_tag: str, info: IdTagInfo) -> None:
         """An idTagInfo the central system sent (StopTransaction.conf): for the cache."""

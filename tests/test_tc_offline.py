@@ -118,12 +118,6 @@ async def test_tc_037_1_offline_start_transaction_valid_id_tag(
     assert all(st["status"] != "Preparing" for st in statuses[3:])
 
 
-@pytest.mark.xfail(
-    reason="station.transaction_authorization (part A) keeps charging when "
-    "StopTransactionOnInvalidId is false and MaxEnergyOnInvalidId is 0; OCPP 1.6 §4.8 says "
-    "'only stop energy delivery' and MaxEnergyOnInvalidId is the energy still allowed",
-    strict=True,
-)
 @pytest.mark.parametrize("station", [[("AllowOfflineTxForUnknownId", "true"),
                                       ("StopTransactionOnInvalidId", "false")]],
                          indirect=True)
