@@ -403,7 +403,8 @@ class ConnectorController:
         for action in actions:
             self._execute_one(action)
         self._wake.set()
-        self._changed()
+        if actions:  # the 20 Hz DC control loop mostly changes nothing: no station work then
+            self._changed()
 
     def _execute_one(self, action: Action) -> None:
         match action:

@@ -77,6 +77,7 @@ class DcControl:
         elif previous is not None and previous.error is not None:
             self.c.end_fault(EV_COMM_CONDITIONS[previous.error])
         self.c.dispatch(EvUpdate(status))
+        self.c._changed()  # a new EV request re-runs the power budget even without actions
 
     def _check_autocharge_id(self, status: EvStatus) -> None:
         """108: Autocharge (the AC list's Plug & Charge) is on but the EV sent no id

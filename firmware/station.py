@@ -35,6 +35,7 @@ from firmware.ports import (
 )
 from firmware.power import PowerManager
 from firmware.reservations import Reservations
+from firmware.safety import Safety
 from firmware.session_events import (
     ChargePointStatus,
     SessionTimers,
@@ -86,9 +87,8 @@ class Station:
         self.store = store if store is not None else Store(None)
         # Set by the runtime: restart the station (True: hard, reboot the board).
         self.on_restart: Callable[[bool], None] | None = None
+        self._built = False  # connectors report changes while the station is being built
         self.hardware = StationHardware(config, wiring, clock.monotonic)
-        from firmware.safety import Safety
-
         self.safety = Safety()
         self.catalogue = (catalogue or default_catalogue()).with_thresholds(config.thresholds)
         self.link: CentralSystemLink = (
@@ -150,6 +150,7 @@ class Station:
         self.ops.restore_availability()
         self.reservations.restore()
         self._station_status = self.status_of(0)
+        self._built = True
 
     def key(self, name: str) -> str | None:
         """A configuration key's value (None: not declared or not set)."""
@@ -315,9 +316,10 @@ class Station:
         self._tg.create_task(coro)
 
     def _connector_changed(self, connector: ConnectorController) -> None:
+        if not self._built:
+            return
         self.power.refresh()
-        if hasattr(self, "supervision"):
-            self.supervision.show(connector.id, str(connector.session.status))
+        self.supervision.show(connector.id, str(connector.session.status))
         self._take_pending(connector)
         self._kiosk_check(connector)
         self._check_energy_limit(connector)
@@ -500,8 +502,8 @@ class Station:
 
     def report_station_status(self) -> None:
         """Tell the central system when connector 0 (the station as a whole) changes."""
-        if not hasattr(self, "ops"):
-            return  # still being built
+        if not self._built:
+            return
         report = self.status_of(0)
         if report != self._station_status:
             self._station_status = report
