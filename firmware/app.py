@@ -21,6 +21,7 @@ from drivers.wiring import BoardWiring, Wiring
 from firmware.clock import SystemClock
 from firmware.config import ConfigError, StationConfig, load_station
 from firmware.http import make_app, serve
+from firmware.http.server import RunningServer
 from firmware.ocpp.keys import ConfigKeys, InvalidValue
 from firmware.ocpp.keys_catalog import apply_station
 from firmware.ocpp.link import OcppLink
@@ -171,15 +172,19 @@ async def serve_until_signal(runtime: StationRuntime, host: str, port: int) -> b
     sim = getattr(runtime, "simulation", None)
     if sim is not None:
         sim.add_routes(app, runtime.station)
-    server = await serve(app, host, port)
-    address = server.address
-    print(f"station {runtime.config.identity.charge_point_id}: "
-          f"http://{address[0]}:{address[1]}/  csms: {runtime.csms_url or 'none'}", flush=True)
+    server: RunningServer | None = None
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(runtime.station.run(), name="station")]
             if sim is not None:
                 tasks.append(tg.create_task(sim.run(), name="simulation"))
+            # Serve only once the drivers are started: before that there is no state to show.
+            await runtime.station.started.wait()
+            server = await serve(app, host, port)
+            address = server.address
+            print(f"station {runtime.config.identity.charge_point_id}: "
+                  f"http://{address[0]}:{address[1]}/  csms: {runtime.csms_url or 'none'}",
+                  flush=True)
             await stop.wait()
             log.info("stopping: closing transactions")
             runtime.station.stop_all("Reboot")  # after a Reset: already stopped
@@ -187,7 +192,8 @@ async def serve_until_signal(runtime: StationRuntime, host: str, port: int) -> b
             for task in tasks:  # cancelled children end the group without an error
                 task.cancel()
     finally:
-        await server.close()
+        if server is not None:
+            await server.close()
     return restart[0] if restart else None
 
 
