@@ -31,6 +31,7 @@ import can
 from _csms import percentile
 
 from drivers.infypower import CMD_ON_OFF, CMD_SET, FrameId
+from firmware.gc_policy import settle_heap
 from hal_sim.runner import SimulatedStation
 
 STATION = Path(__file__).resolve().parent.parent / "hal_sim" / "stations" / "dc.toml"
@@ -75,6 +76,7 @@ async def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     async with SimulatedStation(STATION) as s:
+        settle_heap()  # as `evse run` / `evse sim` do once the station runs
         frames = Frames(s.sim.wiring.can_channel(s.config.buses["stacks"].params["channel"]))
         await charging(s)
         control = s.station.connectors[1].dc

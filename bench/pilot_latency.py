@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _csms import percentile
 
+from firmware.gc_policy import settle_heap
 from hal_sim.runner import SimulatedStation
 
 
@@ -69,6 +70,7 @@ async def main() -> None:
     wire: list[float] = []
     adc: list[float] = []
     async with SimulatedStation() as s:
+        settle_heap()  # as `evse run` / `evse sim` do once the station runs
         circuits = s.sim.hw.connector(1)
         probe = Probe(circuits.pilot)
         contactor = circuits.contactor

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _csms import percentile  # noqa: E402
 
+from firmware.gc_policy import settle_heap  # noqa: E402
 from hal_sim.runner import SimulatedStation  # noqa: E402
 
 STATION = ROOT / "hal_sim" / "stations" / "ac.toml"
@@ -148,6 +149,7 @@ async def main() -> None:
             async with SimulatedStation(STATION, csms_url=csms.url,
                                         state_dir=Path(state)) as s:
                 await s.wait(lambda st: st["csms_online"] is True, timeout=30)
+                settle_heap()  # as `evse run` / `evse sim` do once the station runs
                 await one_session(csms, s)  # warm-up
                 latencies = [await one_session(csms, s) for _ in range(args.runs)]
     ms = [1000 * x for x in latencies]

@@ -6,10 +6,12 @@ member of the enums below or of the role's enum there), :class:`drivers.errors.D
 when a device does not answer. Callbacks run on the event loop thread. Drivers are built
 from their section without I/O, ``await start()`` claims the hardware, ``close()`` frees it.
 
-Roles: doors and stop button (supervised contacts), temperature, tilt, LED ring (per
-connector), display, mobile modem; RDC-DD with a DC reading and a reset
-(:class:`ResettableRcd`, a :class:`~drivers.interfaces.ResidualCurrentMonitor`). The Bender
-IMD implements :class:`~drivers.interfaces.InsulationMonitor` unchanged.
+Roles: doors and stop button (supervised contacts), temperature, tilt, protective-earth
+monitor, LED ring (per connector), display, mobile modem; RDC-DD with a DC reading and a reset
+(:class:`ResettableRcd`, a :class:`~drivers.interfaces.ResidualCurrentMonitor`); a DC
+cable's contact temperatures (:class:`CableMonitor`) and its cooling unit
+(:class:`CableCooler`). The Bender IMD implements
+:class:`~drivers.interfaces.InsulationMonitor` unchanged.
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ class TiltSensor(Protocol):
 
     async def self_test(self) -> None:
         """The part's built-in self-test; raises ``DeviceFaulted(SELF_TEST_FAILED)``."""
+
+
+class PeMonitor(Protocol):
+    """The protective-earth monitor: the earth-loop resistance of the installation,
+    measured with a test current well below any RCD's tripping level (AC list 201)."""
+
+    async def read_ohm(self) -> float:
+        """Ohm now; ``math.inf`` when the PE conductor is open. Raises ``DeviceSilent``,
+        ``DeviceFaulted(SensorFault.OUT_OF_RANGE)`` (a broken front end)."""
 
 
 # --------------------------------------------------------------------------- contacts
@@ -166,3 +177,65 @@ class Modem(Protocol):
     @property
     def fault(self) -> ModemFault | None:
         """NO_SIM / NOT_REGISTERED after the last read, else None."""
+
+
+# --------------------------------------------------------------------------- DC cable
+
+
+class CableFault(StrEnum):
+    """Faults of a charging cable's contact temperature sensors (DC list code 20)."""
+
+    SENSOR_OPEN = "sensor_open"  # above the valid window: sensor open / cable unplugged
+    SENSOR_SHORT = "sensor_short"  # below the valid window: sensor or its wires shorted
+
+
+class CableMonitor(Protocol):
+    """The temperature sensors in a DC vehicle connector's power contacts (DC+, DC-).
+
+    ``derate_from_c`` / ``derate_to_c`` are the cable's configured temperature limits:
+    the current is lowered linearly from the first and reaches zero at the second."""
+
+    async def read_c(self) -> tuple[float, ...]:
+        """Every contact's temperature (°C), in the configured order. Raises
+        ``DeviceSilent`` (ADC silent) or ``DeviceFaulted(CableFault)``."""
+
+    @property
+    def derate_from_c(self) -> float: ...
+
+    @property
+    def derate_to_c(self) -> float: ...
+
+
+class CoolerFault(StrEnum):
+    """Faults of a liquid-cooled cable's cooling unit (DC list code 21)."""
+
+    PUMP_FAILURE = "pump_failure"
+    FAN_FAILURE = "fan_failure"
+    LOW_COOLANT = "low_coolant"  # coolant level switch
+    OVER_TEMPERATURE = "over_temperature"  # the unit's own coolant temperature limit
+    SENSOR_FAILURE = "sensor_failure"  # the unit's temperature / flow sensor
+    LOW_FLOW = "low_flow"  # pump running, flow below the configured minimum
+
+
+@dataclass(frozen=True, slots=True)
+class CoolerStatus:
+    """One reading of the cooling unit: what runs, the coolant and the unit's fault bits
+    (a set that is empty when the unit reports none)."""
+
+    pump_running: bool
+    fan_running: bool
+    coolant_c: float
+    flow_l_min: float
+    faults: frozenset[CoolerFault] = frozenset()
+
+
+class CableCooler(Protocol):
+    """The cooling unit of a liquid-cooled DC charging cable."""
+
+    async def read(self) -> CoolerStatus:
+        """Read the unit once. Raises ``DeviceSilent``; reports faults in the status."""
+
+    async def run(self, on_status: Callable[[CoolerStatus], None]) -> None:
+        """Poll until cancelled, calling ``on_status`` with every good reading. Raises
+        ``DeviceFaulted(CoolerFault)`` on a fault bit or a low flow with the pump running,
+        ``DeviceSilent`` after the configured number of missed answers in a row."""

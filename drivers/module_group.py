@@ -168,10 +168,10 @@ class ModuleGroupStack:
 
     def emergency_off(self) -> None:
         """Off frames to every module of the group now (never raises)."""
-        if self._on:
-            logger.info("connector %d: power stack off", self._cid)
-        self._on = False
+        was_on, self._on = self._on, False
         self.pool.switch_off_now(self.pool.members(self._cid))
+        if was_on:  # logged after the frames are out: the safe path does not wait for I/O
+            logger.info("connector %d: power stack off", self._cid)
 
     async def off(self) -> None:
         """Switch off and return once the modules report less than 2 A."""

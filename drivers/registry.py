@@ -71,6 +71,16 @@ DRIVERS["power_stack"]["module_group"] = "drivers.module_group:ModuleGroupStack"
 DRIVERS["meter"]["acrel_djsf1352"] = "drivers.acrel:AcrelDjsf1352Meter"
 STATION_ROLES = (*STATION_ROLES, "power_modules")
 
+# Protective-earth monitor (AC list 201): a front end read through an ADS1115 input.
+DRIVERS["pe_monitor"] = {"ads1115": "drivers.pe_monitor:Ads1115PeMonitor"}
+STATION_ROLES = (*STATION_ROLES, "pe_monitor")
+
+# A liquid-cooled DC cable (DC list 20, 21): its contact temperature sensors on ADS1115
+# inputs and its cooling unit on the RS-485 Modbus bus. DC connectors only.
+DRIVERS["cable"] = {"pt1000_ads1115": "drivers.cable_monitor:Pt1000CableMonitor"}
+DRIVERS["cooler"] = {"modbus": "drivers.cooler:ModbusCableCooler"}
+CONNECTOR_ROLES = (*CONNECTOR_ROLES, "cable", "cooler")
+
 
 class UnknownDriver(LookupError):
     def __init__(self, role: str, name: str) -> None:

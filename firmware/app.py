@@ -20,6 +20,7 @@ from pathlib import Path
 from drivers.wiring import BoardWiring, Wiring
 from firmware.clock import SystemClock
 from firmware.config import ConfigError, StationConfig, load_station
+from firmware.gc_policy import settle_heap
 from firmware.http import make_app, serve
 from firmware.http.server import RunningServer
 from firmware.ocpp.keys import ConfigKeys, InvalidValue
@@ -180,6 +181,7 @@ async def serve_until_signal(runtime: StationRuntime, host: str, port: int) -> b
                 tasks.append(tg.create_task(sim.run(), name="simulation"))
             # Serve only once the drivers are started: before that there is no state to show.
             await runtime.station.started.wait()
+            settle_heap()  # no 50 ms collections of start-up objects from here on
             server = await serve(app, host, port)
             address = server.address
             print(f"station {runtime.config.identity.charge_point_id}: "

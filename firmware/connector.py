@@ -29,6 +29,7 @@ from firmware.clock import Clock
 from firmware.config import ConnectorConfig, ConnectorKind
 from firmware.connector_checks import ConnectorChecks
 from firmware.dc_control import DcControl
+from firmware.dc_session import DcSession
 from firmware.fault_book import ActiveFault, FaultBook
 from firmware.faults import Catalogue, Condition
 from firmware.hardware import ConnectorDevices
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 
 METER_POLL_S = 1.0
 METER_SILENT_AFTER = 3  # consecutive failed reads before fault 105 / 22
+METER_PERSIST_S = 1.0  # the running transaction's meter reading is written this often
 SUPERVISE_S = 0.05  # contactor feedback supervision period
 
 _SESSION_FAULTS: dict[SessionFaultKind, Condition] = {
@@ -104,6 +106,7 @@ class ConnectorController:
         self.link = link
         self.clock = clock
         self._persist_meter = persist_meter
+        self._persisted_at: float | None = None  # monotonic time of the last write
         self._on_change = on_change
         self.session = create_session(
             cfg.kind,
@@ -112,6 +115,8 @@ class ConnectorController:
             max_voltage_v=cfg.max_voltage_v,
             max_power_w=cfg.max_power_w,
         )
+        if isinstance(self.session, DcSession):  # a DC lock is locked for each session
+            self.session.has_lock = devices.lock is not None
         self.detector = PilotDetector()
         self.faults = FaultBook(catalogue, cfg.id, cfg.is_dc, clock.now)
         self.meter: MeterReading | None = None
@@ -150,8 +155,7 @@ class ConnectorController:
                 "pilot",
                 lambda: None if self.detector.state in wanted else f"pilot {self.detector.state}",
             )
-        if d.lock is not None and not self.cfg.is_dc:
-            # (The DC session does not move a CCS lock yet: only its start self-test does.)
+        if d.lock is not None:
             lock = d.lock
             self.safety.add_interlock(
                 self.id, "lock", lambda: None if lock.locked else "cable not locked"
@@ -203,13 +207,13 @@ class ConnectorController:
             self._report_status()
             d = self.devices
             if d.pilot is not None:
-                tg.create_task(self._guard("pilot", d.pilot.run(self._on_pilot_sample)))
+                self.start_task(tg, "pilot", d.pilot.run(self._on_pilot_sample))
             if d.rcd is not None:
                 d.rcd.subscribe(self._on_rcd)
-            tg.create_task(self._guard("meter", self._meter_loop()))
-            tg.create_task(self._guard("timers", self._timer_loop()))
-            tg.create_task(self._guard("supervise", self._supervise_loop()))
-            tg.create_task(self._guard("checks", self.checks.run()))
+            self.start_task(tg, "meter", self._meter_loop())
+            self.start_task(tg, "timers", self._timer_loop())
+            self.start_task(tg, "supervise", self._supervise_loop())
+            self.start_task(tg, "checks", self.checks.run())
             if self.dc is not None:
                 self.dc.start(tg)
 
@@ -232,7 +236,12 @@ class ConnectorController:
         if self._tg is None:
             coro.close()
             raise RuntimeError("connector not running")
-        self._tg.create_task(self._guard(what, coro))
+        self.start_task(self._tg, what, coro)
+
+    def start_task(self, tg: asyncio.TaskGroup, what: str,
+                   coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in ``tg`` as a guarded task of this connector, named after it."""
+        tg.create_task(self._guard(what, coro), name=f"connector-{self.id}-{what}")
 
     async def _timer_loop(self) -> None:
         while True:
@@ -280,8 +289,7 @@ class ConnectorController:
                     self.on_meter(self.meter)
                 if not self.cfg.is_dc:
                     self.checks.on_meter(self.meter)
-                if self.tx is not None and self._persist_meter is not None:
-                    self._persist_meter(self.tx, self.meter.energy_import_wh)
+                self._persist_reading()
                 self._changed()
             # Python 3.11's wait_for (used inside pymodbus) can swallow a cancellation
             # that lands as the read completes: honour it here so the station can stop.
@@ -291,6 +299,18 @@ class ConnectorController:
             # DC: the meter is also the connector-side voltmeter of the pre-check and the
             # welding check, so it is read more often.
             await asyncio.sleep(METER_POLL_S / 4 if self.cfg.is_dc else METER_POLL_S)
+
+    def _persist_reading(self) -> None:
+        """The transaction's meter reading on disk for a PowerLoss stop, at most every
+        METER_PERSIST_S: each write is a synchronous commit (an fsync), and a DC meter is
+        read four times a second."""
+        if self.tx is None or self._persist_meter is None or self.meter is None:
+            return
+        now = self.clock.monotonic()
+        if self._persisted_at is not None and now - self._persisted_at < METER_PERSIST_S:
+            return
+        self._persisted_at = now
+        self._persist_meter(self.tx, self.meter.energy_import_wh)
 
     # ------------------------------------------------------------------ inputs
     def _on_pilot_sample(self, sample: PilotSample) -> None:
@@ -364,6 +384,8 @@ class ConnectorController:
         limit = self.checks.limit_a()
         if limit is not None:
             amps = min(amps, limit)
+        if self.dc is not None and self.dc.cable.limit_a is not None:
+            amps = min(amps, self.dc.cable.limit_a)  # cable over-temperature derating
         watts = self.budget_w
         if self.energy_blocked:
             amps, watts = 0.0, (0.0 if self.cfg.is_dc else None)
@@ -374,6 +396,11 @@ class ConnectorController:
 
     # ------------------------------------------------------------------ faults
     def raise_fault(self, condition: Condition, **values: object) -> None:
+        """Record a fault of this connector and act on its effect. A blocking fault that
+        is new makes the power path safe before anything is logged, persisted or reported
+        (the trip paths of the RCD, IMD and stacks have already done so: no-op then)."""
+        if self.faults.definition(condition).blocks and not self.faults.holds(condition):
+            self.safety.make_safe(self.id, f"fault {condition}")
         fault = self.faults.raise_(condition, **values)
         if fault is None:
             return
@@ -490,6 +517,7 @@ class ConnectorController:
                 self.dispatch(LockResult(False))
             return
         self.end_fault(Condition.LOCK_FAILED_SESSION)
+        self.end_fault(Condition.LOCK_OVER_CURRENT)  # (both clear on replug: marked gone)
         if lock:
             self.dispatch(LockResult(True))
 

@@ -12,7 +12,8 @@ file overrides them); time comes from the connector's clock.
 * 104: in state A with no PWM the CP high level *is* the +12 V rail (through the CP
   generator): below ``internal_supply_min_v`` the control electronics are under-supplied.
 * 206: the connector is Unavailable (ChangeAvailability, firmware update): display only.
-* 211: lock self-test at start (lock, then unlock, with no EV): the AC list's 211, DC 15/16.
+* 211: lock self-test at start (lock, then unlock, with no EV): the AC list's 211 (404 for
+  an over-current), DC 15/16/17.
 * 301: the EV enters state C/D while no PWM is offered (a sequence IEC 61851 forbids).
 * 302: a phase current above offered * (1 + overcurrent_tolerance_pct / 100) +
   overcurrent_tolerance_a for overcurrent_time_s.
@@ -56,6 +57,11 @@ _UNTIL_REPLUG = (
 )
 # Conditions that limit the offer while active (derate with no derate_a: paused).
 _DERATE = (Condition.EV_COMM_UNKNOWN, Condition.TOO_MANY_STARTS)
+# Lock self-test faults with a code of their own (DC 16 / 17); the rest is 211 / 15.
+_SELF_TEST_LOCK_FAULTS: dict[object, Condition] = {
+    LockFault.OPEN_LOAD: Condition.LOCK_OPEN_LOAD,
+    LockFault.OVER_CURRENT: Condition.LOCK_OVER_CURRENT,
+}
 
 
 class ConnectorChecks:
@@ -70,13 +76,18 @@ class ConnectorChecks:
         self.oc_time_s = float(thresholds.get("overcurrent_time_s", 7.0))
         self.max_starts = int(thresholds.get("max_starts_per_minute", 5))
         self.cable_s = float(thresholds.get("cable_without_session_s", 120.0))
+        # An EV may stay in C for up to 6 s after the PWM goes (IEC 61851-1 Table A.6), e.g.
+        # when the station starts up under an EV that was charging: only then is it 301.
+        self.no_pwm_grace_s = float(thresholds.get("no_pwm_grace_s", 6.0))
         # Serialises lock moves: the self-test's lock + unlock must not interleave with a
         # session's lock (connector._lock takes it too).
         self.lock_guard = asyncio.Lock()
+        self.lock_self_test_done = asyncio.Event()  # set once the start self-test is over
         self._rail_low = 0
         self._starts: deque[float] = deque()
         self._over_since: float | None = None
         self._plugged_since: float | None = None
+        self._no_pwm_since: float | None = None  # in C/D with no PWM offer since
         self._had_tx = False
         self._retry_at: dict[Condition, float] = {}
         self._retries: dict[Condition, int] = {}
@@ -106,9 +117,8 @@ class ConnectorChecks:
             self._plugged_since = now
         if state not in _CHARGING:
             return
-        if duty >= 100.0 or duty <= 0.0:
+        if duty >= 100.0 or duty <= 0.0:  # 301 if it stays there (see _check_no_pwm)
             log.warning("connector %d: EV entered %s with no PWM offer", self.c.id, state)
-            self._raise_retry(Condition.EV_COMM_UNKNOWN)
         self._starts.append(now)
         while self._starts and now - self._starts[0] > STARTS_WINDOW_S:
             self._starts.popleft()
@@ -172,13 +182,37 @@ class ConnectorChecks:
         if (since is not None and not self._had_tx and self.c.tx is None
                 and now - since >= self.cable_s):
             self.c.raise_fault(Condition.CABLE_WITHOUT_SESSION)
+        self._check_no_pwm(now)
         for condition, at in list(self._retry_at.items()):
             if now >= at:
                 del self._retry_at[condition]
                 await self._retry(condition)
 
+    def _check_no_pwm(self, now: float) -> None:
+        """301 when the EV stays in C/D without a PWM offer past the grace time (also
+        after a retry gave the PWM back and took it away again)."""
+        pilot = self.c.devices.pilot
+        duty = pilot.duty if pilot is not None else 100.0
+        if self.c.detector.state not in _CHARGING or 0.0 < duty < 100.0:
+            self._no_pwm_since = None  # not in C, or a PWM is offered
+            return
+        if self._no_pwm_since is None:
+            self._no_pwm_since = now
+        elif now - self._no_pwm_since >= self.no_pwm_grace_s:
+            self._no_pwm_since = None
+            log.warning("connector %d: EV stays in %s without a PWM offer", self.c.id,
+                        self.c.detector.state)
+            self._raise_retry(Condition.EV_COMM_UNKNOWN)
+
     async def lock_self_test(self) -> None:
-        """At start, with no EV: lock and unlock once; a failure is 211 (DC: 15 / 16)."""
+        """At start, with no EV: lock and unlock once; a failure is 211 (DC: 15), an open
+        load 211 (DC: 16), an over-current 404 (DC: 17)."""
+        try:
+            await self._lock_self_test()
+        finally:
+            self.lock_self_test_done.set()
+
+    async def _lock_self_test(self) -> None:
         lock = self.c.devices.lock
         if lock is None:
             return
@@ -190,8 +224,8 @@ class ConnectorChecks:
                 await lock.lock()
                 await lock.unlock()
             except DeviceFaulted as exc:
-                condition = (Condition.LOCK_OPEN_LOAD if exc.fault == LockFault.OPEN_LOAD
-                             else Condition.LOCK_FAILED_SELFTEST)
+                condition = _SELF_TEST_LOCK_FAULTS.get(exc.fault,
+                                                       Condition.LOCK_FAILED_SELFTEST)
                 log.error("connector %d: lock self-test failed: %s", self.c.id, exc)
                 self.c.raise_fault(condition)
                 with contextlib.suppress(DriverError):

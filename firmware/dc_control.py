@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from drivers.errors import DeviceFaulted, DriverError
 from drivers.interfaces import EvStatus
+from firmware.cable_supervision import CableSupervision
 from firmware.config import ConnectorKind
 from firmware.faults import EV_COMM_CONDITIONS, Condition
 from firmware.session_events import (
@@ -50,6 +51,7 @@ class DcControl:
         self.ev: EvStatus | None = None
         self._commands: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self.loop_count = 0
+        self.cable = CableSupervision(connector)
 
     def start(self, tg: asyncio.TaskGroup) -> None:
         d = self.c.devices
@@ -58,8 +60,9 @@ class DcControl:
             self.on_ev(d.ev_comm.status())
         if d.imd is not None:
             d.imd.subscribe(self._on_imd_alarm)
-        tg.create_task(self.c._guard("control loop", self._control_loop()))
-        tg.create_task(self.c._guard("stack worker", self._stack_worker()))
+        self.c.start_task(tg, "control loop", self._control_loop())
+        self.c.start_task(tg, "stack worker", self._stack_worker())
+        self.cable.start(tg)  # cable sensors (20) and cooling unit (21), where fitted
 
     # ------------------------------------------------------------------ inputs
     def on_ev(self, status: EvStatus) -> None:

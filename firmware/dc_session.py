@@ -1,8 +1,11 @@
 """DC session (CCS, CHAdeMO): the IEC 61851-23 sequence on top of the shared session.
 
 Plug (CCS: pilot B, CP at 5 % from then on; CHAdeMO: ``PlugPresent``) -> Preparing.
-Authorization (or, with ``autocharge``, the EV's ``ev_id`` as idTag) -> BeginTransaction,
-phase WAIT_EV. Then, when the EV reports ``ready``:
+Authorization (or, with ``autocharge``, the EV's ``ev_id`` as idTag) -> on a connector
+with a lock (``has_lock``): Lock, and the transaction waits for ``LockResult(ok)`` (a
+failure drops the authorization: nothing is energised, the glue reports the lock fault,
+the next authorization tries again) -> BeginTransaction, phase WAIT_EV. Then, when the EV
+reports ``ready``:
 
     PRE_CHECK      next OutputMeasured must be <= safe_voltage_v, else EV_VOLTAGE (DC 50)
     IMD_SELF_TEST  ImdSelfTest -> ImdSelfTestDone(ok) within imd_self_test_timeout_s
@@ -25,6 +28,11 @@ min(EVSEmax, 1.1 x EVmax); an EV that has not told its maximum (0) -> min(500, E
 A fault, a session failure or the EV leaving stops at once: StackOff, OpenContactor first,
 EndTransaction, no ramp-down. The EV ending the session by itself (ready false) stops with
 reason Local; an EV communication error with reason Other.
+
+The lock opens (Unlock) once it is no longer wanted (the session ended, the EV left, a
+fault) and only when nothing can be live on the cable (:attr:`DcSession.lock_may_open`):
+no power phase, stack off, contactor open and the last measured output at or below
+``safe_voltage_v``.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ from firmware.session_events import (
     ImdSelfTest,
     ImdSelfTestDone,
     InsulationMeasured,
+    Lock,
+    LockResult,
     MeasureInsulation,
     OpenContactor,
     OutputMeasured,
@@ -55,6 +65,7 @@ from firmware.session_events import (
     StackOn,
     StackSetpoint,
     StopReason,
+    Unlock,
 )
 
 
@@ -90,6 +101,13 @@ _BEFORE_CHARGING = (
 DIGITAL_DUTY = 5.0  # CCS: digital communication from plug-in on
 
 
+class _LockState(StrEnum):
+    UNLOCKED = "unlocked"
+    LOCKING = "locking"  # Lock sent, LockResult not yet in
+    LOCKED = "locked"
+    FAILED = "failed"  # unlocked again once that is safe; the next authorization retries
+
+
 class DcSession(Session):
     """Session of a CCS or CHAdeMO connector; ``phase`` tells the sequence step."""
 
@@ -110,6 +128,8 @@ class DcSession(Session):
         self.max_voltage_v = max_voltage_v
         self.max_power_w = max_power_w
         self.autocharge = False  # AutochargeEnabled: the EV's ev_id starts a transaction
+        self.has_lock = False  # set by the glue: the connector has a lock actuator
+        self._lock = _LockState.UNLOCKED
         self._phase = DcPhase.IDLE
         self._phase_deadline: float | None = None
         self._stack_on = False
@@ -138,6 +158,17 @@ class DcSession(Session):
         if ev_max <= 500.0:
             return min(ev_max + 50.0, 500.0, self.max_voltage_v)
         return min(self.max_voltage_v, 1.1 * ev_max)
+
+    @property
+    def lock_may_open(self) -> bool:
+        """Nothing can be live on the cable: no power phase, the stack off, the contactor
+        open and the last measured output at or below ``safe_voltage_v``."""
+        return (
+            self._phase not in (*_POWER, DcPhase.WELD_CHECK)
+            and not self._stack_on
+            and not self._contactor
+            and (self._output is None or self._output[0] <= self.limits.safe_voltage_v)
+        )
 
     def current_limit_a(self, voltage_v: float) -> float:
         """What the EV may draw at ``voltage_v``: its target within offer and maxima."""
@@ -179,6 +210,7 @@ class DcSession(Session):
         if self.has_pilot:
             self._set_duty(out, self._duty_target())
         out.extend(self._notices)
+        self._reconcile_lock(out)
         if self._may_begin():
             self._begin(out)
             self._enter(DcPhase.WAIT_EV, now)
@@ -195,6 +227,35 @@ class DcSession(Session):
         elif self._phase is not DcPhase.IDLE:
             out.extend(self._progress)  # ImdSelfTest
         return self._close_out(out, now)
+
+    def _lock_wanted(self) -> bool:
+        """Locked from the authorization (plugged) until the session has ended."""
+        return (
+            self.has_lock
+            and self._ev_present
+            and self._operative
+            and not self.faulted
+            and not self._finishing
+            and (self._auth is not None or self._tx is not None)
+        )
+
+    def _reconcile_lock(self, out: list[Action]) -> None:
+        if not self.has_lock:
+            return
+        wanted = self._lock_wanted()
+        if wanted and self._lock is _LockState.UNLOCKED:
+            out.append(Lock())
+            self._lock = _LockState.LOCKING
+        elif not wanted and self._lock is not _LockState.UNLOCKED and self.lock_may_open:
+            out.append(Unlock())
+            self._lock = _LockState.UNLOCKED
+
+    def _ready_to_begin(self) -> bool:
+        return not self.has_lock or self._lock is _LockState.LOCKED
+
+    def _on_new_authorization(self) -> None:
+        if self._lock is _LockState.FAILED and self.lock_may_open:
+            self._lock = _LockState.UNLOCKED  # try again
 
     # ------------------------------------------------------------------ sequence
 
@@ -334,6 +395,12 @@ class DcSession(Session):
                 self._on_imd_done(ok, now)
             case InsulationMeasured(ohm=ohm):
                 self._on_insulation(ohm, now)
+            case LockResult(ok=ok) if self._lock is _LockState.LOCKING:
+                if ok:
+                    self._lock = _LockState.LOCKED
+                else:
+                    self._lock = _LockState.FAILED
+                    self._auth = None  # no transaction; the glue reports the lock fault
             case _:
                 pass
 

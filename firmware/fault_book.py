@@ -20,9 +20,6 @@ from firmware.status import FaultState
 
 log = logging.getLogger(__name__)
 
-_BLOCKING = (Effect.BLOCK_CONNECTOR, Effect.STOP_SESSION)
-
-
 @dataclass
 class ActiveFault:
     condition: Condition
@@ -33,7 +30,7 @@ class ActiveFault:
 
     @property
     def blocking(self) -> bool:
-        return self.fault.effect in _BLOCKING
+        return self.fault.blocks
 
     def state(self) -> FaultState:
         return FaultState(self.fault.code, self.fault.ocpp16, self.info, self.since.isoformat())
@@ -118,6 +115,11 @@ class FaultBook:
 
     def is_active(self, condition: Condition) -> bool:
         return condition in self._active
+
+    def holds(self, condition: Condition) -> bool:
+        """Active with its condition still present (raising it again changes nothing)."""
+        current = self._active.get(condition)
+        return current is not None and not current.condition_gone
 
     @property
     def active(self) -> list[ActiveFault]:

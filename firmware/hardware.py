@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.context import DriverContext
+from drivers.errors import DriverError
 from drivers.interfaces import (
     ConnectorLock,
     Contactor,
@@ -26,6 +27,7 @@ from drivers.interfaces import (
     ResidualCurrentMonitor,
     TokenReader,
 )
+from drivers.interfaces_station import CableCooler, CableMonitor
 from drivers.registry import driver_class
 from drivers.wiring import Wiring
 from firmware.config import ConnectorConfig, DeviceConfig, StationConfig
@@ -47,23 +49,35 @@ class ConnectorDevices:
     imd: InsulationMonitor | None = None
     ev_comm: EvCommunication | None = None
     led: Any = None  # drivers.interfaces_station.LedRing
+    cable: CableMonitor | None = None  # a liquid-cooled DC cable's contact sensors
+    cooler: CableCooler | None = None  # ... and its cooling unit
+
+    # Start order: the pilot first (state F until the session says otherwise), the
+    # contactor before anything that could want it closed.
+    _ORDER = ("pilot", "contactor", "lock", "rcd", "meter", "power_stack", "imd", "ev_comm",
+              "led", "cable", "cooler")
+
+    def named(self) -> list[tuple[str, object]]:
+        """(role, driver) of every device this connector has, in start order."""
+        return [(role, d) for role in self._ORDER if (d := getattr(self, role)) is not None]
 
     def all(self) -> list[object]:
-        return [
-            d
-            for d in (
-                self.pilot,
-                self.contactor,
-                self.lock,
-                self.rcd,
-                self.meter,
-                self.power_stack,
-                self.imd,
-                self.ev_comm,
-                self.led,
-            )
-            if d is not None
-        ]
+        return [d for _, d in self.named()]
+
+
+@dataclass(frozen=True)
+class StartFailure:
+    """A device whose ``start()`` raised: the station starts without it and reports it.
+    ``connector_id`` 0 is a station device."""
+
+    connector_id: int
+    role: str
+    error: Exception
+
+    @property
+    def unexpected(self) -> bool:
+        """Not a device fault its driver knows (that is the generic fault 001)."""
+        return not isinstance(self.error, DriverError)
 
 
 class StationHardware:
@@ -79,6 +93,7 @@ class StationHardware:
         self.wiring = wiring
         self._monotonic = monotonic
         self.buses: dict[str, Any] = {}
+        self.start_failures: list[StartFailure] = []  # filled by start()
         for name, bus in config.buses.items():
             ctx = DriverContext(wiring, 0, bus.key, {}, monotonic)
             self.buses[name] = driver_class(f"bus.{bus.kind}", bus.driver)(bus.params, ctx)
@@ -106,25 +121,38 @@ class StationHardware:
         built = {role: self._build(dev, cfg.id) for role, dev in cfg.devices.items()}
         return ConnectorDevices(**built)
 
-    def _everything(self) -> list[object]:
-        devices: list[object] = []
-        for c in self.connectors.values():
-            devices.extend(c.all())
+    def _named(self) -> list[tuple[int, str, object]]:
+        """(connector id or 0, role, driver) of every device, in start order."""
+        devices: list[tuple[int, str, object]] = []
+        for cid, c in self.connectors.items():
+            devices.extend((cid, role, d) for role, d in c.named())
         if self.power_modules is not None:
-            devices.append(self.power_modules)
-        devices.extend(d for d in self.station_devices.all() if d not in devices)
+            devices.append((0, "power_modules", self.power_modules))
+        seen = {id(d) for _, _, d in devices}
+        devices.extend((0, role, d) for role, d in self.station_devices.named()
+                       if id(d) not in seen)
         if self.token_reader is not None:
-            devices.append(self.token_reader)
+            devices.append((0, "token_reader", self.token_reader))
         return devices
 
+    def _everything(self) -> list[object]:
+        return [d for _, _, d in self._named()]
+
     async def start(self) -> None:
-        """Open the buses, then initialise every device (outputs to their safe state)."""
-        for obj in [*self.buses.values(), *self._everything()]:
-            start = getattr(obj, "start", None)
-            if start is not None:
-                result = start()
-                if inspect.isawaitable(result):
-                    await result
+        """Open the buses, then initialise every device (outputs to their safe state).
+
+        A bus that does not open stops start-up (the board or its configuration is wrong).
+        A device whose start fails does not: the station must come up to report it. The
+        failure is logged and kept in :attr:`start_failures` for the station to report."""
+        self.start_failures.clear()
+        for bus in self.buses.values():
+            await _start(bus)
+        for cid, role, obj in self._named():
+            try:
+                await _start(obj)
+            except Exception as exc:  # reported by the station: see StartFailure
+                log.exception("connector %d: %s did not start", cid, role)
+                self.start_failures.append(StartFailure(cid, role, exc))
 
     async def close(self) -> None:
         """Leave every output safe and release the hardware, devices before buses."""
@@ -143,3 +171,11 @@ class StationHardware:
                     await result
             except Exception:
                 log.exception("closing %r failed", obj)
+
+
+async def _start(obj: object) -> None:
+    start = getattr(obj, "start", None)
+    if start is not None:
+        result = start()
+        if inspect.isawaitable(result):
+            await result

@@ -24,7 +24,7 @@ from firmware.clock import Clock
 from firmware.config import StationConfig
 from firmware.connector import ConnectorController
 from firmware.event_log import EventLog
-from firmware.faults import Catalogue, default_catalogue
+from firmware.faults import Catalogue, Condition, default_catalogue
 from firmware.hardware import StationHardware
 from firmware.ports import (
     CentralSystemLink,
@@ -185,6 +185,7 @@ class Station:
     async def run(self) -> None:
         """Start the hardware and run every part of the station until cancelled."""
         await self.hardware.start()
+        self._report_start_failures()
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -193,12 +194,15 @@ class Station:
                 reader = self.hardware.token_reader
                 if reader is not None:
                     reader.subscribe(self.present_token)
-                    tg.create_task(reader.run(), name="token-reader")
+                    tg.create_task(self._supervised(reader.run(), "token reader"),
+                                   name="token-reader")
                 run = getattr(self.link, "run", None)
                 if run is not None:
                     tg.create_task(run(), name="ocpp-link")
-                tg.create_task(self.reservations.run(), name="reservations")
-                tg.create_task(self.supervision.run(), name="supervision")
+                tg.create_task(self._supervised(self.reservations.run(), "reservations"),
+                               name="reservations")
+                tg.create_task(self._supervised(self.supervision.run(), "supervision"),
+                               name="supervision")
                 tg.create_task(sdnotify.watchdog(), name="watchdog")
                 sdnotify.notify("READY=1")
                 self.started.set()
@@ -219,6 +223,26 @@ class Station:
             log.warning("%s ignored: station not running", name)
             return
         self._tg.create_task(self._guard(coro, name), name=name)
+
+    def _report_start_failures(self) -> None:
+        """Devices that did not start (see ``StationHardware.start``): an unexpected error
+        is 001 (on its connector, or station-wide); a known device fault is left to the
+        device's own supervision, which reports what it means (meter silent: 105, ...)."""
+        for failure in self.hardware.start_failures:
+            connector = self.connectors.get(failure.connector_id)
+            if connector is None:
+                self.supervision.monitor.start_failed(failure.role, failure.error)
+            elif failure.unexpected:
+                connector.raise_fault(Condition.GENERIC)
+
+    async def _supervised(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """A station task that must not end the station when it fails: 001 instead (the
+        OCPP link stays up to report it; a CSMS Reset restarts everything)."""
+        try:
+            await coro
+        except Exception as exc:
+            log.exception("%s failed", name)
+            self.supervision.monitor.internal_error(name, exc)
 
     async def _guard(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         try:
@@ -559,6 +583,8 @@ class Station:
             id_tag=tx.id_tag if tx else None,
             session_energy_wh=(c.energy_wh() - tx.meter_start_wh) if tx else 0.0,
             plug_cycles=c.plug_cycles,
+            cable_temperatures_c=c.dc.cable.temperatures_c if c.dc is not None else (),
+            cooler=c.dc.cable.cooler_state() if c.dc is not None else None,
         )
 
 

@@ -18,6 +18,7 @@ from drivers.interfaces_station import (
     Display,
     Doors,
     Modem,
+    PeMonitor,
     StopButton,
     TemperatureSensor,
     TiltSensor,
@@ -40,6 +41,7 @@ class StationDevices:
     tilt: TiltSensor | None = None
     display: Display | None = None
     modem: Modem | None = None
+    pe_monitor: PeMonitor | None = None
 
     @classmethod
     def build(
@@ -61,8 +63,12 @@ class StationDevices:
             built[role] = driver_class(role, device.driver)(device.params, ctx)
         return cls(**built)
 
+    def named(self) -> list[tuple[str, object]]:
+        """(role, driver) of every device the station has."""
+        return [(f.name, d) for f in fields(self) if (d := getattr(self, f.name)) is not None]
+
     def all(self) -> list[object]:
-        return [d for d in (getattr(self, f.name) for f in fields(self)) if d is not None]
+        return [d for _, d in self.named()]
 
     async def start(self) -> None:
         """Start every device (after the buses)."""

@@ -1,12 +1,14 @@
 """Supervision of the station-level devices: doors, stop button, temperature, tilt, the
-grid (from the AC meters), the NFC reader and the mobile modem.
+protective earth (PE monitor), the grid (from the AC meters), the NFC reader and the
+mobile modem.
 
 Everything found goes into the station's :class:`~firmware.fault_book.FaultBook`
 (connector 0) as a catalogue condition; a *blocking* station fault (door open on a DC
-station, supply voltage out of range, missing phase, too cold) makes every connector
-safe first and is reported second, and holds the station interlock ``station_faults``
-until it clears. The stop button makes everything safe, stops every session with reason
-``EmergencyStop`` and holds the interlock ``stop_button`` while pressed.
+station, supply voltage out of range, missing phase, too cold, PE missing: its rule is in
+:mod:`firmware.station_pe`) makes every connector safe first and is reported second, and
+holds the station interlock ``station_faults`` until it clears. The stop button makes
+everything safe, stops every session with reason ``EmergencyStop`` and holds the
+interlock ``stop_button`` while pressed.
 
 The monitor does no I/O on its own: it reads the drivers it is given, from the tasks of
 :meth:`StationMonitor.run` (one TaskGroup). The poll methods are public so a test (or a
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from firmware.fault_book import FaultBook
 from firmware.faults import Condition, Effect
 from firmware.safety import Safety
 from firmware.station_devices import StationDevices
+from firmware.station_pe import PeSupervision, PeVerdict
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class MonitorPeriods:
     temperature_s: float = 10.0
     tilt_s: float = 5.0
     modem_s: float = 60.0
+    pe_s: float = 1.0  # one ADC conversion: cheap
     door_closed_hold_s: float = 2.0  # how long "door closed" (1000) stays reported
 
 
@@ -86,6 +91,7 @@ class StationMonitor:
         self._high_c = float(thresholds.get("high_temperature_c", 70.0))
         self._low_c = float(thresholds.get("low_temperature_c", -40.0))
         self._tilt_deg = float(thresholds.get("tilt_deg", 10.0))
+        self.pe = PeSupervision(float(thresholds.get("pe_resistance_max_ohm", 100.0)))
         self._grid_limits = GridLimits.from_thresholds(thresholds, frequency_hz=frequency_hz)
         self._grids: dict[int, GridMonitor] = {}
         self._door_closed_until: float | None = None
@@ -137,15 +143,46 @@ class StationMonitor:
                 tg.create_task(self._tilt_loop())
             if d.modem is not None:
                 tg.create_task(self._every("modem", p.modem_s, self.poll_modem))
+            if d.pe_monitor is not None:
+                tg.create_task(self._every("pe", p.pe_s, self.poll_pe))
 
     async def _every(self, what: str, period_s: float,
                      check: Callable[[], Awaitable[None]]) -> None:
         while True:
-            try:
-                await check()
-            except Exception:  # a bug in one check must not end the others
-                log.exception("station monitor: %s check failed", what)
+            await self.guarded(what, check)
             await asyncio.sleep(period_s)
+
+    async def guarded(self, what: str, check: Callable[[], Awaitable[None]]) -> None:
+        """Run one check; an unexpected error in it (not a device fault the driver knows,
+        which the check handles itself) is the generic fault 001: every connector is made
+        safe and stays blocked until a reset, because a supervision that cannot run leaves
+        a hazard unwatched. The check keeps running on its period, so the log shows whether
+        the error persists."""
+        try:
+            await check()
+        except Exception as exc:  # a bug in one check must not end the others
+            log.exception("station monitor: %s check failed", what)
+            self.internal_error(f"{what} check", exc)
+
+    def internal_error(self, what: str, exc: BaseException) -> None:
+        """An unexpected error in ``what`` (a check, a station task, a device's start):
+        the generic fault 001 on connector 0, every connector safe first."""
+        self._raise(Condition.GENERIC, f"{what} failed", what=what, error=type(exc).__name__)
+
+    def start_failed(self, role: str, exc: Exception) -> None:
+        """A station device did not start: a fault its driver knows is a device problem
+        (its check finds what it means when it runs); anything else is 001."""
+        if isinstance(exc, DriverError):
+            self._device_problem(role, f"did not start: {exc}")
+        else:
+            self.internal_error(f"{role} start", exc)
+
+    async def check(self, what: str) -> None:
+        """Run the periodic check ``what`` (temperature, tilt, modem, pe) now, guarded as on
+        its period (a service page's "check now", a test)."""
+        checks = {"temperature": self.poll_temperature, "tilt": self.poll_tilt,
+                  "modem": self.poll_modem, "pe": self.poll_pe}
+        await self.guarded(what, checks[what])
 
     async def _supervise_async(self) -> None:
         self.supervise()
@@ -265,6 +302,29 @@ class StationMonitor:
         elif reading.tilt_deg < self._tilt_deg - TILT_HYSTERESIS_DEG:
             self._end(Condition.TILTED)
 
+    async def poll_pe(self) -> None:
+        """Read the PE monitor: raise 201 when the earth loop is above the limit or open,
+        end it after a run of good readings (:class:`~firmware.station_pe.PeSupervision`)."""
+        monitor = self.devices.pe_monitor
+        if monitor is None:
+            return
+        try:
+            ohm = await monitor.read_ohm()
+        except DriverError as exc:
+            self.pe.unreadable()
+            self._device_problem("pe_monitor", str(exc))
+            return
+        self._device_problem("pe_monitor", None)
+        verdict = self.pe.feed(ohm)
+        if verdict is PeVerdict.BAD:
+            if not self.faults.is_active(Condition.PE_MISSING):
+                log.warning("connector 0: PE earth loop %s (limit %.0f Ohm)",
+                            "open" if math.isinf(ohm) else f"{ohm:.1f} Ohm", self.pe.max_ohm)
+            self._raise(Condition.PE_MISSING, "protective earth missing",
+                        actual_ohm=ohm, max_ohm=self.pe.max_ohm)
+        elif verdict is PeVerdict.CLEAR:
+            self._end(Condition.PE_MISSING)
+
     async def poll_modem(self) -> None:
         modem = self.devices.modem
         if modem is None:
@@ -336,6 +396,7 @@ class StationMonitor:
             "doors_open": list(d.doors.open_doors) if d.doors is not None else None,
             "stop_button": d.stop_button.pressed if d.stop_button is not None else None,
             "temperature_c": self.temperature_c,
+            "pe_ohm": self.pe.shown(),
             "tilt": None if tilt is None else {"raw": list(tilt.raw),
                                                "deg": round(tilt.tilt_deg, 1)},
             "mobile": self.mobile_info(),

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from drivers.errors import DriverError
+from firmware.dc_session import DcSession
 from firmware.ports import CentralSystemLink, IdTagInfo, StatusReport, TxHandle
 from firmware.session_events import AvailabilityChanged, StopReason
 from firmware.store import Store
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 STOP_WAIT_S = 5.0  # reset: how long to wait for the StopTransactions to be recorded
 UNLOCK_TIMEOUT_S = 10.0
+UNLOCK_POLL_S = 0.05
 
 # (messageId, data) -> (DataTransferStatus, data)
 VendorHandler = Callable[[str | None, str | None], tuple[str, str | None]]
@@ -90,12 +92,18 @@ class StationOps:
         if lock is None:
             log.info("connector %d: UnlockConnector: no lock (tethered cable)", connector_id)
             return "NotSupported"
+        dc = connector.session if isinstance(connector.session, DcSession) else None
         if connector.tx is not None:
             # The session opens the contactor first (synchronously) and ends the transaction.
             log.info("connector %d: UnlockConnector stops the transaction", connector_id)
             connector.stop(StopReason.UNLOCK_COMMAND)
+        elif dc is not None:
+            connector.stop(StopReason.UNLOCK_COMMAND)  # drops an authorization: no new lock
         try:
             async with asyncio.timeout(UNLOCK_TIMEOUT_S):
+                # DC: ramp-down, contactor open, no voltage on the cable before it opens.
+                while dc is not None and (connector.tx is not None or not dc.lock_may_open):
+                    await asyncio.sleep(UNLOCK_POLL_S)
                 await lock.unlock()
         except (DriverError, TimeoutError) as exc:
             log.warning("connector %d: unlock failed: %s", connector_id, exc)

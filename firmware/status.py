@@ -43,6 +43,11 @@ class ConnectorState:
     id_tag: str | None = None
     session_energy_wh: float = 0.0
     plug_cycles: int = 0
+    # A liquid-cooled DC cable: its contact temperatures (DC+, DC-) and its cooling unit
+    # (pump_running, fan_running, coolant_c, flow_l_min); empty / None where not fitted
+    # or while the reading fails.
+    cable_temperatures_c: tuple[float, ...] = ()
+    cooler: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)

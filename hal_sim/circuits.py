@@ -199,30 +199,58 @@ class ContactorCircuit:
 
 
 class LockCircuit:
-    """H-bridge -> lock motor -> end-position switch.
+    """H-bridge -> lock motor -> end-position switch, and the motor current on an ADC.
 
     The motor moves while exactly one direction pin is high; after ``travel_s`` of drive
     in one direction it reaches the end and the switch reports it. Partial moves are
-    remembered. ``jammed = True`` stops the motor from moving at all.
+    remembered. Fault flags: ``jammed`` (the pin does not move, the current looks
+    normal: only the switch shows it), ``open_load`` (motor wire open: no current, no
+    movement) and ``blocked`` (the pin is held, e.g. the plug is not fully in: stall
+    current, no movement).
+
+    With an ``adc`` (the lock's current sensing: ``bus`` / ``address`` / ``channel``
+    of its section) the motor current is put on that channel through the amplifier's
+    scale: 0 A undriven, ``STALL_A`` for ``inrush_s`` after the motor starts, then
+    ``RUN_A`` while it moves and ``STALL_A`` when it is held (blocked, or driven against
+    its end stop).
     """
 
+    RUN_A = 0.3
+    STALL_A = 2.5
+
     def __init__(
-        self, params: Mapping[str, Any], pins: SimPinFactory, travel_s: float = 0.15
+        self,
+        params: Mapping[str, Any],
+        pins: SimPinFactory,
+        travel_s: float = 0.15,
+        adc: Ads1115Model | None = None,
     ) -> None:
         self._pins = pins
         self._lock_pin: int = params["lock_pin"]
         self._unlock_pin: int = params["unlock_pin"]
         self._fb_pin: int = params["feedback_pin"]
         self._fb_locked_high: bool = params.get("feedback_locked_high", True)
+        self._adc = adc
+        self._adc_ch: int = params.get("channel", 0)
+        self._a_per_volt: float = params.get("current_a_per_volt", 1.0)
+        self._offset_v: float = params.get("current_offset_v", 0.0)
         self.travel_s = travel_s
-        self.jammed = False
+        self.inrush_s = 0.01
+        self._jammed = False
+        self._open_load = False
+        self._blocked = False
         self.both_driven = 0  # times the firmware drove both H-bridge inputs at once
+        self.last_drive_s: float | None = None  # how long the last drive lasted (loop time)
+        self._drive_started = 0.0
         self._position = 0.0  # 0 = unlocked, 1 = locked
         self._direction = 0
         self._since = 0.0
+        self._inrush = False
         self._timer: asyncio.TimerHandle | None = None
+        self._inrush_timer: asyncio.TimerHandle | None = None
         self._callbacks: list[Callable[[bool], None]] = []
         self._drive_feedback()
+        self._drive_current()
         pins.observe(self._lock_pin, self._on_drive)
         pins.observe(self._unlock_pin, self._on_drive)
 
@@ -236,6 +264,42 @@ class LockCircuit:
         """0.0 unlocked .. 1.0 locked."""
         return self._position
 
+    @property
+    def jammed(self) -> bool:
+        return self._jammed
+
+    @jammed.setter
+    def jammed(self, value: bool) -> None:
+        self._set_flag("_jammed", value)
+
+    @property
+    def open_load(self) -> bool:
+        return self._open_load
+
+    @open_load.setter
+    def open_load(self, value: bool) -> None:
+        self._set_flag("_open_load", value)
+
+    @property
+    def blocked(self) -> bool:
+        return self._blocked
+
+    @blocked.setter
+    def blocked(self, value: bool) -> None:
+        self._set_flag("_blocked", value)
+
+    @property
+    def current_a(self) -> float:
+        """The motor current now."""
+        if self._direction == 0 or self._open_load:
+            return 0.0
+        if self._blocked or self._inrush:
+            return self.STALL_A
+        if self._jammed:
+            return self.RUN_A
+        at_end = self._position >= 1.0 if self._direction > 0 else self._position <= 0.0
+        return self.STALL_A if at_end else self.RUN_A
+
     def on_change(self, callback: Callable[[bool], None]) -> None:
         """Call ``callback(locked)`` whenever the end position changes."""
         self._callbacks.append(callback)
@@ -243,6 +307,18 @@ class LockCircuit:
     def set_locked(self, locked: bool) -> None:
         """Put the lock in an end position by hand (initial state, manual release)."""
         self._set_position(1.0 if locked else 0.0)
+
+    def _stuck(self) -> bool:
+        return self._jammed or self._open_load or self._blocked
+
+    def _set_flag(self, name: str, value: bool) -> None:
+        loop = _running_loop()
+        now = loop.time() if loop is not None else 0.0
+        self._advance(now)  # the move so far counts under the old flags
+        self._since = now
+        setattr(self, name, value)
+        self._schedule_arrival(loop)
+        self._drive_current()
 
     def _on_drive(self, _value: float) -> None:
         lock_on = self._pins.level(self._lock_pin) >= 0.5
@@ -255,25 +331,46 @@ class LockCircuit:
         loop = _running_loop()
         now = loop.time() if loop is not None else 0.0
         self._advance(now)
+        started = self._direction == 0 and direction != 0
+        if started:
+            self._drive_started = now
+        elif direction == 0:
+            self.last_drive_s = now - self._drive_started
         self._direction = direction
         self._since = now
+        if self._inrush_timer is not None:
+            self._inrush_timer.cancel()
+            self._inrush_timer = None
+        self._inrush = started and loop is not None and self.inrush_s > 0
+        if self._inrush and loop is not None:
+            self._inrush_timer = loop.call_later(self.inrush_s, self._inrush_over)
+        self._schedule_arrival(loop)
+        self._drive_current()
+
+    def _schedule_arrival(self, loop: asyncio.AbstractEventLoop | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if direction != 0 and loop is not None and not self.jammed:
-            remaining = (1.0 - self._position) if direction > 0 else self._position
+        if self._direction != 0 and loop is not None and not self._stuck():
+            remaining = (1.0 - self._position) if self._direction > 0 else self._position
             self._timer = loop.call_later(remaining * self.travel_s, self._arrive)
 
+    def _inrush_over(self) -> None:
+        self._inrush_timer = None
+        self._inrush = False
+        self._drive_current()
+
     def _advance(self, now: float) -> None:
-        if self._direction == 0 or self.jammed or self.travel_s <= 0:
+        if self._direction == 0 or self._stuck() or self.travel_s <= 0:
             return
         moved = (now - self._since) / self.travel_s * self._direction
         self._set_position(min(1.0, max(0.0, self._position + moved)))
 
     def _arrive(self) -> None:
         self._timer = None
-        if not self.jammed:
+        if not self._stuck():
             self._set_position(1.0 if self._direction > 0 else 0.0)
+            self._drive_current()
 
     def _set_position(self, position: float) -> None:
         was_locked = self.locked
@@ -285,6 +382,11 @@ class LockCircuit:
 
     def _drive_feedback(self) -> None:
         self._pins.pin(self._fb_pin).drive(self.locked == self._fb_locked_high)
+
+    def _drive_current(self) -> None:
+        if self._adc is not None:
+            self._adc.set_channel(self._adc_ch,
+                                  self.current_a / self._a_per_volt + self._offset_v)
 
 
 class RcdCircuit:
@@ -344,6 +446,22 @@ class RcdCircuit:
                 callback(tripped)
 
 
+def _lock_adc(config: StationConfig, wiring: SimWiring, params: Mapping[str, Any]
+              ) -> Ads1115Model | None:
+    """The ADS1115 sensing a lock's motor current (added to the simulated bus), if any."""
+    if not params.get("bus"):
+        return None
+    bus = find_bus(config, "i2c", params["bus"])
+    if bus is None:
+        return None
+    smbus = wiring.smbus(int(bus.params["bus"]))
+    adc = smbus.device(int(params["address"]))
+    if adc is None:
+        adc = Ads1115Model()
+        smbus.add_device(int(params["address"]), adc)
+    return adc if isinstance(adc, Ads1115Model) else None
+
+
 @dataclass
 class ConnectorCircuits:
     """The circuits of one connector (None where the connector has no such part)."""
@@ -392,7 +510,8 @@ class SimHardware:
                 circuits.contactor = ContactorCircuit(contactor.params, pins)
             lock = devices.get("lock")
             if lock is not None and lock.driver == "gpio_hbridge":
-                circuits.lock = LockCircuit(lock.params, pins)
+                circuits.lock = LockCircuit(lock.params, pins, adc=_lock_adc(config, wiring,
+                                                                             lock.params))
             rcd = devices.get("rcd")
             if rcd is not None and rcd.driver == "gpio":
                 circuits.rcd = RcdCircuit(rcd.params, pins)

@@ -4,7 +4,9 @@ Bytes are modelled as they travel on the wire: ``write_word_data`` sends the low
 first, as SMBus does, so a driver that forgets to byte-swap for a big-endian chip reads
 nonsense here just as it would on a board. An absent address or a model with
 ``silent = True`` raises ``OSError(121, "Remote I/O error")``, which is what smbus2
-raises on a NACK.
+raises on a NACK. A model whose ``failure`` attribute holds an exception raises it on every
+transfer instead: an error of a kind no driver expects (fault 001, a controller-internal
+failure, is injected that way).
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class FakeSMBus:
         model = self._devices.get(address)
         if model is None or model.silent:
             raise OSError(*_NACK)
+        failure = getattr(model, "failure", None)
+        if failure is not None:
+            raise failure
         self.transactions += 1
         return model
 

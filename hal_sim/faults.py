@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from drivers.interfaces import EvCommError
 from hal_sim.ev_ac import AcEv
+from hal_sim.pe_sim import HEALTHY_PE_OHM
 from hal_sim.world import GRID_V, RAIL_V
 
 if TYPE_CHECKING:
@@ -137,6 +139,14 @@ def _lock_jammed(c: ConnectorSim | None, on: bool) -> None:
     _part(c, "lock", "lock motor").jammed = on
 
 
+def _lock_open_load(c: ConnectorSim | None, on: bool) -> None:
+    _part(c, "lock", "lock motor").open_load = on
+
+
+def _lock_blocked(c: ConnectorSim | None, on: bool) -> None:
+    _part(c, "lock", "lock motor").blocked = on
+
+
 def _stack_fault(c: ConnectorSim | None, on: bool) -> None:
     conn = _need_dc(c)
     assert conn.dc is not None
@@ -147,6 +157,22 @@ def _ev_voltage(c: ConnectorSim | None, on: bool) -> None:
     conn = _need_dc(c)
     assert conn.dc is not None
     conn.dc.foreign_v = 400.0 if on else 0.0  # the EV's battery on the open connector
+
+
+def _cable_sensor_open(c: ConnectorSim | None, on: bool) -> None:
+    conn = _need_dc(c)
+    cable = conn.world.wiring.cables.get(conn.id)
+    if cable is None:
+        raise FaultError(f"connector {conn.id} has no cable temperature sensors")
+    cable.set_open(0, on)  # the DC+ contact sensor's wire: its amplifier goes to the rail
+
+
+def _cooler_pump_failed(c: ConnectorSim | None, on: bool) -> None:
+    conn = _need_dc(c)
+    cooler = conn.world.wiring.coolers.get(conn.id)
+    if cooler is None:
+        raise FaultError(f"connector {conn.id} has no cable cooling unit")
+    cooler.pump_failed = on
 
 
 def _ev_error(c: ConnectorSim | None, on: bool) -> None:
@@ -184,8 +210,25 @@ def _temperature(celsius: float) -> Callable[[World, bool], None]:
     return effect
 
 
+class ControllerInternalError(RuntimeError):
+    """What the simulated I2C adapter raises for fault 001: no driver expects it."""
+
+
+def _internal_error(w: World, on: bool) -> None:
+    # A generic error has no physical form of its own; the nearest is a controller
+    # peripheral failing in a way no driver handles: the I2C adapter answers the cabinet
+    # temperature sensor's transfers with an error that is not an I/O error.
+    sensor = _station_part(w, "temperature", "temperature sensor")
+    sensor.failure = ControllerInternalError("I2C adapter in an unknown state") if on else None
+
+
 def _tilt(w: World, on: bool) -> None:
     _station_part(w, "tilt", "tilt sensor").set_tilt(25.0 if on else 0.0)
+
+
+def _pe_open(w: World, on: bool) -> None:
+    _station_part(w, "pe_monitor", "PE monitor")
+    w.set_pe_ohm(math.inf if on else HEALTHY_PE_OHM)
 
 
 def _reader(w: World, on: bool) -> None:
@@ -318,14 +361,22 @@ FAULTS: dict[str, FaultSpec] = {
         _row("14", "the EV sends a V2G message out of sequence",
              _ev_comm(EvCommError.V2G_SEQUENCE)),
         _row("15", "lock motor jammed", _lock_jammed),
+        _row("16", "lock motor wire open (no motor current)", _lock_open_load),
+        _row("17", "lock pin blocked: stall current before the end position",
+             _lock_blocked),
         _row("18", "insulation resistance falls to 50 kΩ (AC connector: the RCD trips)",
              _insulation),
         _row("19", "power stack module in fault, output off", _stack_fault),
+        _row("20", "the DC+ contact temperature sensor's wire opens (cable)",
+             _cable_sensor_open),
+        _row("21", "the cable cooling unit reports a pump failure", _cooler_pump_failed),
         _row("22", "DC meter stops answering", _meter_silent),
         _row("50", "400 V from the EV on the DC output before the session", _ev_voltage),
         _row("51", "the EV reports an error", _ev_error),
         _row("101", "8.5 mA smooth DC residual current through the RDC-DD", _dc_leakage),
         _row("102", "contactor welded: stays closed when commanded open", _contactor_welded),
+        _station_row("001", "the I2C adapter fails in a way no driver expects (internal error)",
+                     _internal_error),
         _station_row("104", "internal +12 V rail at 11.2 V (the CP high level drops)",
                      _rail_low),
         _row("105", "energy meter stops answering", _meter_silent),
@@ -333,6 +384,7 @@ FAULTS: dict[str, FaultSpec] = {
         _row("108", "the DC EV sends no EVCCID (Autocharge / Plug & Charge id)",
              _ev_id_missing),
         _station_row("109", "NFC reader unplugged", _reader),
+        _station_row("201", "protective earth conductor open (no earth loop)", _pe_open),
         _station_row("202", "grid at 195 V on every phase", _grid(195.0)),
         FaultSpec(
             "206",
@@ -368,12 +420,6 @@ FAULTS: dict[str, FaultSpec] = {
 # Codes listed but not injectable (yet), with why: GET /api/sim/faults shows them with
 # "available": false and POST answers 400 with the reason.
 UNAVAILABLE: dict[str, str] = {
-    "201": "protective earth missing: no PE monitor device yet",
-    "001": "generic error: an internal software failure has no physical form to inject",
-    "16": "lock open load: the lock driver has no motor current sensing yet",
-    "17": "lock over-current: the lock driver has no motor current sensing yet",
-    "20": "DC cable error: no cable supervision device yet",
-    "21": "cable cooler error: no cooling unit device yet",
     "209": "P1 smart meter link lost: comes with load management",
     "210": "Modbus TCP energy manager link lost: comes with load management",
 }

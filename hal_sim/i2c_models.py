@@ -17,10 +17,12 @@ class Tmp117Model:
     """TMP117: result 0x00, config 0x01, device id 0x0F (16-bit big-endian registers).
 
     ``temperature_c`` is what it measures; ``no_conversion = True`` makes the result read
-    its power-on value (-256 °C); ``device_id`` can be changed to play another part."""
+    its power-on value (-256 °C); ``device_id`` can be changed to play another part;
+    ``failure`` (an exception) is raised by the bus on every transfer (fault 001)."""
 
     def __init__(self, temperature_c: float = 25.0) -> None:
         self.silent = False
+        self.failure: BaseException | None = None
         self.temperature_c = temperature_c
         self.no_conversion = False
         self.device_id = 0x0117

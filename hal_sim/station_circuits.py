@@ -7,7 +7,8 @@
 * :class:`ImdCircuit`: the Bender IMD's alarm relay on its GPIO input.
 * :class:`LedRingView`: the colour a PCA9685 shows on a connector's three channels.
 * :class:`StationCircuits`: all of the above plus the TMP117, ADXL345, LCD and modem
-  models, and :meth:`StationCircuits.readings` for ``GET /api/sim/state``.
+  models, the PE monitor front end (:class:`hal_sim.pe_sim.PeCircuit`), and
+  :meth:`StationCircuits.readings` for ``GET /api/sim/state``.
 
 Everything runs on the event loop thread, like :mod:`hal_sim.circuits`.
 """
@@ -26,6 +27,7 @@ from hal_sim.i2c_models import Adxl345Model, Hd44780Model, Pca9685Model, Tmp117M
 from hal_sim.imd_sim import BenderModel
 from hal_sim.modem_sim import ModemPeer
 from hal_sim.nfc_sim import FakeClf
+from hal_sim.pe_sim import PeCircuit
 from hal_sim.pins import SimPinFactory
 from hal_sim.station_models import chip_at
 
@@ -288,6 +290,7 @@ class StationCircuits:
     display_size: tuple[int, int] = (20, 4)
     modem: ModemPeer | None = None
     reader: FakeClf | None = None
+    pe_monitor: PeCircuit | None = None
     leds: dict[int, LedRingView] = field(default_factory=dict)
     rdcs: dict[int, RdcCircuit] = field(default_factory=dict)
     imds: dict[int, ImdCircuit] = field(default_factory=dict)
@@ -315,6 +318,8 @@ class StationCircuits:
             data["modem"] = self.modem.state()
         if self.reader is not None:
             data["token_reader"] = {"plugged": self.reader.plugged}
+        if self.pe_monitor is not None:
+            data["pe_monitor"] = self.pe_monitor.readings()
         connectors: dict[str, Any] = {}
         for cid in sorted({*self.leds, *self.rdcs, *self.imds}):
             view: dict[str, Any] = {}
@@ -332,7 +337,10 @@ class StationCircuits:
         return data
 
     def attach_world(self, world: Any) -> None:
-        """Let the IMD relays follow the world's insulation (fault 18 on DC)."""
+        """Let the IMD relays follow the world's insulation (fault 18 on DC); the PE
+        monitor shows the world's earth loop."""
+        if self.pe_monitor is not None:
+            self.pe_monitor.set_ohm(world.pe_ohm)
         for cid, imd in self.imds.items():
             conn = world.connectors.get(cid)
             if conn is not None:
@@ -364,6 +372,11 @@ def build_station_circuits(
     display = devices.get("display")
     if display is not None and display.driver == "hd44780":
         st.display_size = (int(display.params["columns"]), int(display.params["rows"]))
+    pe = devices.get("pe_monitor")
+    if pe is not None and pe.driver == "ads1115":
+        adc = chip_at(wiring, pe.params)
+        if isinstance(adc, Ads1115Model):
+            st.pe_monitor = PeCircuit(pe.params, adc)
     modem = devices.get("modem")
     if modem is not None:
         st.modem = wiring.serial_peers.get(normalise_port(modem.params["port"]))

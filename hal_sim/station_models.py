@@ -1,8 +1,8 @@
 """The chip and device models behind the station-level wires, added to a ``SimWiring``
 from the station's configuration: TMP117, ADXL345, HD44780 LCD (PCF8574) and PCA9685
-models on the simulated I2C buses, the ADS1115 reading an RDC-DD's analog output, a
-Bender isoCHA425HV per IMD on its simulated Modbus bus, and a modem peer behind a pty
-for the modem's serial port. The circuits that drive pins from them are in
+models on the simulated I2C buses, the ADS1115 reading an RDC-DD's analog output or the
+PE monitor's, a Bender isoCHA425HV per IMD on its simulated Modbus bus, and a modem peer
+behind a pty for the modem's serial port. The circuits that drive pins from them are in
 :mod:`hal_sim.station_circuits`.
 """
 
@@ -28,6 +28,7 @@ _STATION_CHIPS: dict[tuple[str, str], type[Any]] = {
     ("temperature", "tmp117"): Tmp117Model,
     ("tilt", "adxl345"): Adxl345Model,
     ("display", "hd44780"): Hd44780Model,
+    ("pe_monitor", "ads1115"): Ads1115Model,  # the PE monitor front end's ADC
 }
 
 

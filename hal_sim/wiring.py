@@ -8,17 +8,21 @@ virtual buses named per station with simulated power modules on the power-module
 bus (:mod:`hal_sim.can_stacks`), and a :class:`FakeClf` NFC reader. The station
 devices' models (TMP117, ADXL345, LCD, PCA9685, an RDC-DD's ADC, Bender IMDs on the
 Modbus buses, a modem peer behind a pty for the modem's port) come from
-:mod:`hal_sim.station_models`.
+:mod:`hal_sim.station_models`; a liquid-cooled DC cable's sensor amplifiers and cooling
+unit (``cables`` / ``coolers`` by connector) from :mod:`hal_sim.cable_sim`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 from drivers.params import normalise_port
 from firmware.config.model import BusConfig, StationConfig
 from hal_sim.acrel_sim import AcrelModel
+from hal_sim.cable_sim import CableCircuit, CoolerModel
 from hal_sim.fake_smbus import Ads1115Model, FakeSMBus
 from hal_sim.modbus_sim import ModbusDeviceModel, ModbusRtuSim, ModbusTcpSim, Sdm630Model
 from hal_sim.modem_sim import ModemPeer
@@ -61,6 +65,10 @@ class SimWiring:
         self._can_stacks: dict[str, CanStackSim] = {}  # simulated power modules by CAN bus
         # far ends of simulated serial lines other than Modbus (the modem), by device path
         self.serial_peers: dict[str, ModemPeer] = {}
+        # a liquid-cooled DC cable's contact sensors and cooling unit, by connector id
+        self.cables: dict[int, CableCircuit] = {}
+        self.coolers: dict[int, CoolerModel] = {}
+        self._cable_tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._build()
 
@@ -91,10 +99,33 @@ class SimWiring:
                 self._add_modbus_device(meter.params["bus"], meter.params["address"],
                                         AcrelModel(connector.id, self._world,
                                                    float(meter.params["energy_unit_wh"])))
+        self._build_cables()
         self._build_power_modules()
         from hal_sim.station_models import add_station_models  # late: it imports this one
 
         add_station_models(self)
+
+    def _build_cables(self) -> None:
+        """The cable sensors' amplifiers on their ADS1115 (the pilot's, or one of their
+        own) and the cooling units on their Modbus buses."""
+        for connector in self.config.connectors:
+            cable = connector.devices.get("cable")
+            if cable is not None and cable.driver == "pt1000_ads1115":
+                i2c = find_bus(self.config, "i2c", cable.params["bus"])
+                if i2c is not None:
+                    smbus = self.smbus(int(i2c.params["bus"]))
+                    address = int(cable.params["address"])
+                    if smbus.device(address) is None:
+                        smbus.add_device(address, Ads1115Model())
+                    adc = smbus.device(address)
+                    if isinstance(adc, Ads1115Model):
+                        self.cables[connector.id] = CableCircuit(
+                            connector.id, cable.params, adc, self._world)
+            cooler = connector.devices.get("cooler")
+            if cooler is not None and cooler.driver == "modbus":
+                model = CoolerModel(connector.id, self._world)
+                self._add_modbus_device(cooler.params["bus"], cooler.params["address"], model)
+                self.coolers[connector.id] = model
 
     def _build_power_modules(self) -> None:
         pool = self.config.devices.get("power_modules")
@@ -139,8 +170,15 @@ class SimWiring:
             await stacks.start()
         for peer in self.serial_peers.values():
             await peer.start()
+        self._cable_tasks = [asyncio.create_task(c.run()) for c in self.cables.values()]
 
     async def stop(self) -> None:
+        for task in self._cable_tasks:
+            task.cancel()
+        for task in self._cable_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._cable_tasks = []
         for sim in [*self._rtu.values(), *self._tcp.values()]:
             await sim.stop()
         for stacks in self._can_stacks.values():

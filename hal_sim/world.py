@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from firmware.config import ConnectorConfig, ConnectorKind, StationConfig
 from hal_sim.circuits import ConnectorCircuits, SimHardware
 from hal_sim.ev_ac import AcEv, AcEvParams, pilot_levels
 from hal_sim.ev_dc import DcEv, DcEvParams, DcOutput
+from hal_sim.pe_sim import HEALTHY_PE_OHM
 from hal_sim.wiring import SimWiring
 
 log = logging.getLogger(__name__)
@@ -341,6 +343,7 @@ class World:
         self.grid_hz = GRID_HZ
         self.phase_v: list[float | None] = [None, None, None]  # per-phase overrides
         self.rail_v = RAIL_V
+        self.pe_ohm = HEALTHY_PE_OHM  # the installation's earth loop (inf: PE open)
         # The CPO's requests in the simulation (ChangeAvailability for fault 206): set by
         # whoever runs the station (hal_sim.runner), called with (connector, operative).
         self.cpo_availability: Callable[[int, bool], None] | None = None
@@ -425,6 +428,16 @@ class World:
         doors = getattr(self.hw.station, "doors", None) if self.hw.station else None
         if doors is not None:
             doors.set_all_open(open_)  # the door contacts at the wire
+
+    def set_pe_ohm(self, ohm: float) -> None:
+        """The installation's earth-loop resistance (``math.inf``: the PE conductor is
+        open), shown at the PE monitor's output when the station has one."""
+        if ohm != self.pe_ohm:
+            log.info("protective earth loop %s", "open" if math.isinf(ohm) else f"{ohm:g} Ohm")
+        self.pe_ohm = ohm
+        pe = getattr(self.hw.station, "pe_monitor", None) if self.hw.station else None
+        if pe is not None:
+            pe.set_ohm(ohm)  # the front end's output at the ADC
 
     # ------------------------------------------------------------------ physics
 

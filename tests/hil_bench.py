@@ -43,6 +43,7 @@ switch a test resistor between DC+ and PE...). ``EVSE_HIL_CONFIG`` names its ben
     [stimulus.lock]
     sense_pin = 2                    # input: a second end switch to GND (locked = low)
     jam_pin = 3                      # relay cutting the motor supply (cannot move)
+    block_pin = 12                   # solenoid holding the lock pin (stall current)
     [stimulus.rcd]                   # (also for a "gpio" RCD)
     reset_pin = 18                   # relay pulsing the RCD's reset input ...
     reset_ms = 200                   # ... for this long
@@ -53,6 +54,11 @@ switch a test resistor between DC+ and PE...). ``EVSE_HIL_CONFIG`` names its ben
     [stimulus.token_reader]
     card_pins = { "04A2B3C4D5E6F7" = 27 }  # solenoid holding that card to the antenna
     power_pin = 26                   # relay cutting the reader's supply (unplugged)
+    [stimulus.pe_monitor]
+    expect_ohm = [0.0, 10.0]         # the bench's earth loop as the monitor must read it
+    open_pin = 15                    # relay opening the PE conductor of the earth loop
+    series_pin = 18                  # relay opening the bypass of a resistor in the loop
+    series_ohm = 150.0               # ... of this value
 
 The station file's pins, buses and addresses are the bench's; the stimulus pins are
 outputs of the same board and must not be used by the station file (checked here).
@@ -71,7 +77,8 @@ from firmware.config import StationConfig, load_station
 
 ENV = "EVSE_HIL_CONFIG"
 STIMULUS_ROLES = ("doors", "stop_button", "temperature", "tilt", "modem", "imd", "rcd",
-                  "led", "display", "token_reader", "pilot", "contactor", "lock", "meter")
+                  "led", "display", "token_reader", "pilot", "contactor", "lock", "meter",
+                  "pe_monitor")
 # Keys whose value is a table of name -> GPIO (a pilot state, a PP resistance, a card UID).
 PIN_TABLES = {("pilot", "state_pins"): ("B", "C", "D", "E"), ("pilot", "pp_pins"): None,
               ("token_reader", "card_pins"): None}

@@ -90,12 +90,18 @@ def station(
     )
 
 
-def example_station(station_id: str = "TEST-ST-1") -> StationConfig:
+def example_station(station_id: str = "TEST-ST-1", lock_sensing: bool = False
+                    ) -> StationConfig:
     """#1 a full Type 2 socket (pilot with PP, contactor with feedback, lock, RCD with
     test pin, SDM630 id 1 on RS-485 8N1), #2 an SDM630 id 2 on the same line, #3 an
     SDM630 id 5 over Modbus TCP, #4 an SDM630 id 7 on a second RS-485 line at 8E1 (a
-    different simulated line end); an NFC reader."""
+    different simulated line end); an NFC reader. ``lock_sensing``: #1's lock senses its
+    motor current (ADS1115 0x49 ch 3 on "main", longer pulses)."""
     c1 = "connectors[1]"
+    sensing: dict[str, Any] = (
+        dict(bus="main", address=0x49, channel=3, pulse_ms=200, blanking_ms=15, sample_ms=2)
+        if lock_sensing else dict(pulse_ms=30)
+    )
     return station(
         [
             connector(
@@ -105,7 +111,7 @@ def example_station(station_id: str = "TEST-ST-1") -> StationConfig:
                 contactor=device("contactor", "gpio", f"{c1}.contactor", pin=17,
                                  feedback_pin=27, settle_ms=150),
                 lock=device("lock", "gpio_hbridge", f"{c1}.lock", lock_pin=5, unlock_pin=6,
-                            feedback_pin=22, pulse_ms=30, check_delay_ms=5, retries=1),
+                            feedback_pin=22, check_delay_ms=5, retries=1, **sensing),
                 rcd=device("rcd", "gpio", f"{c1}.rcd", trip_pin=23, test_pin=24,
                            self_test_timeout_ms=200),
                 meter=device("meter", "sdm630", f"{c1}.meter", bus="rs485", address=1),
@@ -369,33 +375,74 @@ async def contactor_rig(request: pytest.FixtureRequest, sim_station: SimStation
 
 
 class LockRig(Rig):
-    """A started cable lock driver and a way to see and jam the actuator."""
+    """A started cable lock driver and a way to see and jam the actuator (and, for a lock
+    that senses its motor current, to open its motor wire or block its pin)."""
 
     lock: HBridgeLock
+    pulse_s: float = 0.0  # the lock's pulse time (set where "watch_drive" is possible)
 
     def physically_locked(self) -> bool:
         """The pin is out (seen independently of the driver's feedback switch)."""
         raise NotImplementedError
 
     def jam(self, on: bool) -> None:
-        """The actuator cannot move."""
+        """The actuator cannot move (the motor current looks normal)."""
+        raise NotImplementedError
+
+    def open_load(self, on: bool) -> None:
+        """The motor wire is open: no current, no movement."""
+        raise NotImplementedError
+
+    def block(self, on: bool) -> None:
+        """The pin is held (e.g. a plug not fully in): stall current, no movement."""
         raise NotImplementedError
 
     def both_driven(self) -> int:
         """How often both H-bridge inputs were driven at once."""
         raise NotImplementedError
 
+    def motor_driven(self) -> bool:
+        """One of the H-bridge inputs is on now."""
+        raise NotImplementedError
+
+    def last_drive_s(self) -> float:
+        """How long the last motor drive lasted."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.lock.close()
+
 
 class SimLockRig(LockRig):
-    capabilities = frozenset({"jam", "shoot_through_counter", "sense"})
+    capabilities = frozenset({"jam", "shoot_through_counter", "sense", "open_load", "block",
+                              "watch_drive"})
 
     def __init__(self, st: SimStation) -> None:
         super().__init__(st.clock)
-        self.lock = HBridgeLock(st.params(1, "lock"), st.ctx("connectors[1].lock", 1))
+        self.bus: I2CBus | None = None
+        params = st.params(1, "lock")
+        buses: dict[str, Any] = {}
+        if params.get("bus"):
+            self.bus = I2CBus(st.bus_params("main"), st.ctx("buses.i2c.main"))
+            buses["main"] = self.bus
+        self.lock = HBridgeLock(params, st.ctx("connectors[1].lock", 1, buses))
+        self._pins = (st.wiring.pins, params["lock_pin"], params["unlock_pin"])
         circuit = st.hw.connector(1).lock
         assert circuit is not None
-        circuit.travel_s = 0.01  # the test station pulses for 30 ms
+        # The test station pulses for 30 ms (200 ms with sensing, judged after 15 ms).
+        circuit.travel_s = 0.04 if self.bus is not None else 0.01
+        self.pulse_s = params["pulse_ms"] / 1000.0
         self.circuit = circuit
+
+    async def start(self) -> None:
+        if self.bus is not None:
+            await self.bus.start()
+        await self.lock.start()
+
+    def close(self) -> None:
+        self.lock.close()
+        if self.bus is not None:
+            self.bus.close()
 
     def physically_locked(self) -> bool:
         return self.circuit.locked
@@ -403,8 +450,22 @@ class SimLockRig(LockRig):
     def jam(self, on: bool) -> None:
         self.circuit.jammed = on
 
+    def open_load(self, on: bool) -> None:
+        self.circuit.open_load = on
+
+    def block(self, on: bool) -> None:
+        self.circuit.blocked = on
+
     def both_driven(self) -> int:
         return self.circuit.both_driven
+
+    def motor_driven(self) -> bool:
+        pins, lock_pin, unlock_pin = self._pins
+        return pins.level(lock_pin) >= 0.5 or pins.level(unlock_pin) >= 0.5
+
+    def last_drive_s(self) -> float:
+        assert self.circuit.last_drive_s is not None
+        return self.circuit.last_drive_s
 
 
 @pytest.fixture(params=rig_kinds())
@@ -418,11 +479,34 @@ async def lock_rig(request: pytest.FixtureRequest, sim_station: SimStation
             yield hil
         return
     rig = SimLockRig(sim_station)
-    await rig.lock.start()
+    await rig.start()
     try:
         yield rig
     finally:
-        rig.lock.close()
+        rig.close()
+
+
+@pytest.fixture(params=rig_kinds())
+async def sensing_lock_rig(request: pytest.FixtureRequest) -> AsyncIterator[LockRig]:
+    """A lock that senses its motor current (skips on a bench whose lock does not)."""
+    if request.param == "hil":
+        _no_bench()
+        from tests.hil.spine_rigs import hil_lock_rig
+
+        async with hil_lock_rig() as hil:
+            if not hil.lock.senses_current:
+                pytest.skip("the bench's lock has no current sensing (its `bus` is unset)")
+            yield hil
+        return
+    st = SimStation(example_station(lock_sensing=True))
+    await st.wiring.start()
+    rig = SimLockRig(st)
+    try:
+        await rig.start()
+        yield rig
+    finally:
+        rig.close()
+        await st.wiring.stop()
 
 
 # ------------------------------------------------------------------ RCD

@@ -101,6 +101,8 @@ def test_type2_cable_without_lock_loads(tmp_path: Path) -> None:
     lock = (
         '[connectors.lock]\ndriver = "gpio_hbridge"\nlock_pin = 5\nunlock_pin = 6\n'
         "feedback_pin = 22\npulse_ms = 500\nretries = 2\n"
+        'bus = "env"                        # motor current: shunt + amplifier on an ADS1115\n'
+        "address = 0x4A\nchannel = 0\n"
     )
     path = edited(tmp_path, ('kind = "type2_socket"', 'kind = "type2_cable"'), (lock, ""))
     station = load_station(path)

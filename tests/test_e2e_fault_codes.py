@@ -29,6 +29,7 @@ THRESHOLDS = """
 cable_without_session_s = 1
 overcurrent_time_s = 1
 max_starts_per_minute = 2
+no_pwm_grace_s = 1
 """
 
 
@@ -47,15 +48,21 @@ class Case:
     poll: str | None = None  # a slow station check to run now (its period is minutes)
     keys: tuple[tuple[str, str], ...] = ()
     status: str | None = None  # a status other than the effect's (see its case)
+    variant: str = ""  # a second case of the same code: its test id is code-variant
+    power_off: bool = False  # charging: the safe path opened the contactor at the wire
 
 
 AC_CASES = [
+    # A generic error: the cabinet temperature check fails in a way no driver handles; the
+    # station blocks every connector until the central system resets it.
+    Case("001", reported_on=0, poll="check:temperature", recovery="restart"),
     Case("101", setup="charging", recovery="unplug"),
     Case("102", setup="charging", recovery="reset", trigger="pause"),
     Case("104"),
     Case("105"),
     Case("106", setup="charging", recovery="reset"),
     Case("109", reported_on=0),
+    Case("201", reported_on=0),  # PE open; clears after 3 good readings (one a second)
     Case("202", reported_on=0),
     Case("206"),
     Case("208", reported_on=0),
@@ -81,8 +88,17 @@ _EV_COMM = [
 DC_CASES = [
     *_EV_COMM,
     Case("15", "dc", recovery="restart", found_at_start=True),
+    Case("16", "dc", recovery="restart", found_at_start=True),
+    Case("17", "dc", recovery="restart", found_at_start=True),
+    # The DC session locks the connector on authorization, before anything is energised:
+    # a failure there keeps Preparing (no transaction; the next card retries, as 404).
+    *(Case(code, "dc", setup="authorized", recovery="unplug", before_setup=True,
+           status="Preparing", variant="session") for code in ("15", "16", "17")),
     Case("18", "dc", setup="charging", recovery="unplug"),
     Case("19", "dc", setup="charging", recovery="unplug"),
+    # Cable sensor wire open while charging / cooler pump failure: blocked until Reset.
+    Case("20", "dc", setup="charging", recovery="restart", power_off=True),
+    Case("21", "dc", recovery="restart"),
     Case("22", "dc", recovery="restart"),
     Case("50", "dc", setup="authorized", recovery="clear", before_setup=True),
     Case("108", "dc", setup="plugged", recovery="unplug",
@@ -145,6 +161,13 @@ async def _setup(s: SimulatedStation, case: Case) -> None:
         await s.wait_connector(cid, lambda c: c["status"] != "Available", what="plugged")
 
 
+async def _poll(s: SimulatedStation, poll: str) -> None:
+    """Run a slow station check now: ``"poll_tilt"`` or ``"check:temperature"``."""
+    name, _, arg = poll.partition(":")
+    method = getattr(s.station.supervision.monitor, name)
+    await (method(arg) if arg else method())
+
+
 async def _restart(s: SimulatedStation, csms: DemoCsms, cp: str) -> None:
     count = len(s.restarts) + 1
     result = await csms.call_json(cp, "Reset", {"type": "Soft"})
@@ -155,7 +178,8 @@ async def _restart(s: SimulatedStation, csms: DemoCsms, cp: str) -> None:
 # Known gaps, kept visible: the test fails (strict xfail) until they are closed.
 GAPS: dict[str, str] = {}
 PARAMS = [
-    pytest.param(c, id=c.code, marks=[pytest.mark.xfail(reason=GAPS[c.code], strict=True)]
+    pytest.param(c, id=f"{c.code}-{c.variant}" if c.variant else c.code,
+                 marks=[pytest.mark.xfail(reason=GAPS[c.code], strict=True)]
                  if c.code in GAPS else [])
     for c in CASES
 ]
@@ -174,6 +198,9 @@ async def test_fault_code(demo_csms: DemoCsms, case: Case, tmp_path: Path) -> No
         await demo_csms.wait_for(cp, "StatusNotification", count=2)
         body = {"code": case.code, "connector": case.connector}
         if case.before_setup:
+            # Not before the lock self-test at start is over (it would find a lock fault).
+            checks = s.station.connectors[case.connector].checks
+            await asyncio.wait_for(checks.lock_self_test_done.wait(), 10)
             await s.api("POST", "/api/sim/faults", body)
         await _setup(s, case)
         if not case.before_setup:
@@ -183,7 +210,7 @@ async def test_fault_code(demo_csms: DemoCsms, case: Case, tmp_path: Path) -> No
         if case.found_at_start:
             await _restart(s, demo_csms, cp)
         if case.poll is not None:
-            await getattr(s.station.supervision.monitor, case.poll)()
+            await _poll(s, case.poll)
 
         # Reported as the list documents it.
         if fault.effect is Effect.DISPLAY_ONLY:  # 206: the status says it, no error code
@@ -200,6 +227,16 @@ async def test_fault_code(demo_csms: DemoCsms, case: Case, tmp_path: Path) -> No
             assert report["status"] in ("Finishing", "Available", "Faulted")
         else:
             assert report["status"] != "Faulted"
+        if case.power_off:  # power path safe first: the session's contactor is open
+            state = await s.connector(case.connector)
+            assert state["contactor_closed"] is False
+            contactor = s.sim.hw.connector(case.connector).contactor
+            assert contactor is not None
+            for _ in range(100):
+                if not contactor.closed:
+                    break
+                await asyncio.sleep(0.02)
+            assert not contactor.closed
         if fault.display_shown:  # a station fault shows on every connector's display
             text = fault.display_text(lang)
             await s.wait_connector(case.connector, lambda c: c["display"] == text,
@@ -218,7 +255,7 @@ async def test_fault_code(demo_csms: DemoCsms, case: Case, tmp_path: Path) -> No
         elif case.recovery == "restart":
             await _restart(s, demo_csms, cp)
         if case.poll is not None:
-            await getattr(s.station.supervision.monitor, case.poll)()
+            await _poll(s, case.poll)
         if fault.effect is Effect.DISPLAY_ONLY:
             await _with_status(demo_csms, cp, on, "Available")
         await _wait_cleared(s, demo_csms, cp, on, reported)

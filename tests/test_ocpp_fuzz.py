@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import ocpp.v16
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from firmware.csms_demo import DemoCsms, serve
@@ -279,6 +279,16 @@ def test_every_faulty_call_gets_its_callerror(harness: Harness) -> None:
     @settings(max_examples=250, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(case=faulty_call(supported))
+    # One of each kind for certain (the generated ones cover them only most of the time).
+    @example(case=('[2,"ex-1","ChangeAvailability",{"connectorId":1,"type":"Sometimes"}]',
+                   "ex-1", "PropertyConstraintViolation"))
+    @example(case=('[2,"ex-2","ChangeAvailability",{"connectorId":1}]', "ex-2",
+                   "OccurenceConstraintViolation"))
+    @example(case=('[2,"ex-3","ChangeAvailability",{"connectorId":"one","type":"Operative"}]',
+                   "ex-3", "TypeConstraintViolation"))
+    @example(case=('[2,"ex-4","Reset",{"type":"Soft","unexpectedField":1}]', "ex-4",
+                   "FormationViolation"))
+    @example(case=('[2,"ex-5","Exee",{}]', "ex-5", "NotImplemented"))
     def check(case: tuple[str, str, str]) -> None:
         text, unique_id, expected = case
         answer = harness.call(text, unique_id)

@@ -52,10 +52,9 @@ SAFE_WITHIN_S = 0.5  # an interlock failing must have opened the contactor by th
 STEP_TIMEOUT_S = 15.0
 PHASES = tuple(Phase) if os.environ.get("SAFETY_SHRINK") else (
     Phase.explicit, Phase.reuse, Phase.generate, Phase.explain)
-# Reset through the central system: off by default, as stopping a station that was reset
-# in-process does not always finish yet (SimulatedStation.stop hangs in the OCPP link's
-# TaskGroup); SAFETY_RESETS=1 turns the rule on.
-RESETS = bool(os.environ.get("SAFETY_RESETS"))
+# Reset (Soft or Hard) through the central system, at most twice per example: the station
+# restarts in-process on the same state and world. SAFETY_RESETS=0 leaves the rule out.
+RESETS = os.environ.get("SAFETY_RESETS", "1") != "0"
 EXAMPLES = int(os.environ.get("SAFETY_EXAMPLES", "15"))  # more for a longer soak
 
 T = TypeVar("T")

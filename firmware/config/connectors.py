@@ -24,6 +24,7 @@ from firmware.config.values import (
 
 FIELDS = ("id", "name", "kind", "max_current_a", "phases", "max_voltage_v", "max_power_w")
 DC_ROLES = ("power_stack", "imd", "ev_comm")
+DC_OPTIONAL_ROLES = ("cable", "cooler")  # a liquid-cooled DC cable's sensors and cooler
 NAME_MAX = 20
 
 # Limits of the connector ratings. IEC 61851-1 pilot duty covers 6–80 A on AC.
@@ -53,7 +54,7 @@ def forbidden_role(kind: ConnectorKind, role: str) -> str | None:
         return "not allowed on a type2_cable connector (a tethered cable has no lock actuator)"
     if kind is ConnectorKind.CHADEMO and role == "pilot":
         return "not allowed on a chademo connector (CHAdeMO has no control pilot)"
-    if not kind.is_dc and role in DC_ROLES:
+    if not kind.is_dc and role in (*DC_ROLES, *DC_OPTIONAL_ROLES):
         return f"not allowed on a {kind} connector (only DC connectors: ccs, chademo)"
     return None
 

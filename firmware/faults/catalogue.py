@@ -213,6 +213,11 @@ class FaultDef:
     doc_scope: str | None = None
     note: str = ""
 
+    @property
+    def blocks(self) -> bool:
+        """The fault takes the power away: it stops the session or blocks the connector."""
+        return self.effect in (Effect.STOP_SESSION, Effect.BLOCK_CONNECTOR)
+
     def format_info(self, **values: object) -> str:
         """The informational text with ``values`` filled in, at most 50 characters.
 

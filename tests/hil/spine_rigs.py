@@ -276,8 +276,9 @@ async def hil_contactor_rig() -> AsyncIterator[ContactorRig]:
 
 
 class HilLockRig(HilRigMixin, LockRig):
-    """The bench's lock actuator: a second end-position switch to sense it and a relay
-    that cuts the motor supply (the pin cannot move: jammed)."""
+    """The bench's lock actuator: a second end-position switch to sense it, a relay
+    that cuts the motor supply (the pin cannot move: jammed; for a lock that senses its
+    motor current that is an open load) and a solenoid that holds the pin (blocked)."""
 
     def __init__(self, st: HilRigStation, parts: BenchParts, lock: HBridgeLock) -> None:
         super().__init__(st.clock)
@@ -286,10 +287,18 @@ class HilLockRig(HilRigMixin, LockRig):
         self.capabilities, self.reasons = _caps(parts, {
             "sense": ("sense_pin", "see the lock pin apart from the feedback"),
             "jam": ("jam_pin", "jam the actuator"),
+            "block": ("block_pin", "hold the lock pin (stall)"),
         })
+        if lock.senses_current and "jam" in self.capabilities:
+            # With current sensing a cut supply reads as no current: an open load.
+            self.capabilities = (self.capabilities - {"jam"}) | {"open_load"}
+            self.reasons["jam"] = ("the bench's jam_pin cuts the motor supply, which a lock "
+                                   "sensing its current sees as an open load")
         self.reasons["shoot_through_counter"] = (
             "the bench cannot count H-bridge shoot-through (watch both bridge inputs "
             "with a logic analyser)")
+        self.reasons["watch_drive"] = ("the bench cannot watch the H-bridge inputs (use a "
+                                       "logic analyser)")
 
     def physically_locked(self) -> bool:
         self.require("sense")
@@ -299,6 +308,14 @@ class HilLockRig(HilRigMixin, LockRig):
 
     def jam(self, on: bool) -> None:
         pin = self.parts.pin("jam_pin")
+        assert pin is not None  # the capability was required first
+        self.parts.relay(pin, on)
+
+    def open_load(self, on: bool) -> None:
+        self.jam(on)  # the same relay: no motor supply
+
+    def block(self, on: bool) -> None:
+        pin = self.parts.pin("block_pin")
         assert pin is not None  # the capability was required first
         self.parts.relay(pin, on)
 
