@@ -80,7 +80,12 @@ class GpioContactor:
         self._command(True)
 
     def open(self) -> None:
-        """De-energise the coil, before returning."""
+        """De-energise the coil, before returning. Never raises for a contactor that is
+        not started or already released: its output is not driven then (the safe path
+        may run during a shutdown)."""
+        if self._out is None:
+            logger.debug("connector %d: contactor open: output not claimed", self._cid)
+            return
         self._command(False)
 
     def _command(self, closed: bool) -> None:

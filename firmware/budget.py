@@ -47,6 +47,7 @@ CONNECTORS_POWER_LIMIT: Final = "ConnectorsPowerLimit"
 RATING: Final = "connector_rating"
 CABLE: Final = "cable"
 TEMPERATURE: Final = "temperature"
+CABLE_TEMPERATURE: Final = "cable_temperature"  # a liquid-cooled cable's contacts too hot
 POWER_MODULES: Final = "power_modules"
 POWER_STACK: Final = "power_stack"
 EV: Final = "ev"  # the EV asks for less than it may have

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
@@ -57,6 +58,9 @@ class CableSupervision:
         self.temperatures_c: tuple[float, ...] = ()  # the last valid reading
         self.cooler: CoolerStatus | None = None  # the last good cooler reading
         self.limit_a: float | None = None  # cable over-temperature derating, None: none
+        # The station's power budget takes the derating as a named limit (set by the
+        # station); the connector's offer applies it in any case.
+        self.on_limit: Callable[[float | None], None] | None = None
 
     def start(self, tg: asyncio.TaskGroup) -> None:
         """Start the loops of the roles this connector has."""
@@ -97,6 +101,8 @@ class CableSupervision:
             log.warning("connector %d: cable at %.1f °C: current limited to %.1f A",
                         self.c.id, hottest_c, limit)
         self.limit_a = limit
+        if self.on_limit is not None:
+            self.on_limit(limit)
         self.c.update_offer()
 
     # ------------------------------------------------------------------ cooler

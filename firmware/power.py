@@ -15,6 +15,7 @@ from firmware.budget import (
     AC_PHASE_V,
     BudgetResult,
     Demand,
+    Limit,
     ModuleSpec,
     PowerBudget,
     Strategy,
@@ -58,6 +59,8 @@ class PowerManager:
         self._pool = pool
         self._key = key
         self._spawn = spawn
+        # Limits set while running (cable over-temperature, ...): (name, connector) -> A.
+        self._connector_limits: dict[tuple[str, int], float] = {}
         self._last: tuple[tuple[int, float, float], ...] | None = None
         self.result: BudgetResult | None = None
         self.budget = self._build()
@@ -77,8 +80,23 @@ class PowerManager:
                 if cid in self._connectors
             },
         )
+        for (name, cid), amps in self._connector_limits.items():
+            budget.set_limit(Limit(name, amps=amps, connector=cid))
         self._set_stacks(budget)
         return budget
+
+    def set_connector_limit(self, connector_id: int, name: str, amps: float | None) -> None:
+        """A named current limit on one connector (None: no limit), applied now: the
+        status page names it when it binds, and what it frees goes to the others."""
+        if amps is None:
+            if self._connector_limits.pop((name, connector_id), None) is None:
+                return
+            self.budget.clear_limit(name, connector_id)
+        else:
+            self._connector_limits[(name, connector_id)] = amps
+            self.budget.set_limit(Limit(name, amps=amps, connector=connector_id))
+        self._last = None
+        self.refresh()
 
     def _set_stacks(self, budget: PowerBudget) -> None:
         pool = self._pool

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ from typing import Any
 from drivers.wiring import Wiring
 from firmware import sdnotify
 from firmware.auth import Authorizer, LocalList
+from firmware.budget import CABLE_TEMPERATURE
 from firmware.clock import Clock
 from firmware.config import StationConfig
 from firmware.connector import ConnectorController
@@ -126,6 +128,10 @@ class Station:
         self.power = PowerManager(
             config, self.connectors, self.hardware.power_modules, self.key, self._spawn
         )
+        for connector in self.connectors.values():
+            if connector.dc is not None:
+                connector.dc.cable.on_limit = functools.partial(
+                    self.power.set_connector_limit, connector.id, CABLE_TEMPERATURE)
         self.supervision = Supervision(self, self.key)
         self.events = EventLog(self.store, clock.now)
         for book in (self.supervision.faults, *(c.faults for c in self.connectors.values())):

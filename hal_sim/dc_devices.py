@@ -46,6 +46,7 @@ class _WorldDevice:
         self.params = dict(params)
         self.ctx = ctx
         self.connector_id = ctx.connector_id
+        self._unsubscribe: list[Callable[[], None]] = []
 
     @property
     def world(self) -> World:
@@ -63,7 +64,10 @@ class _WorldDevice:
         """Nothing to claim: the world is the device."""
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Stop hearing the world (the world outlives a station restarted in-process)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
 
     def health(self) -> DriverHealth:
         return DriverHealth()
@@ -158,7 +162,7 @@ class SimImd(_WorldDevice):
         return self.conn.imd_alarm
 
     def subscribe(self, on_alarm: Callable[[bool], None]) -> None:
-        self.conn.subscribe_imd(on_alarm)
+        self._unsubscribe.append(self.conn.subscribe_imd(on_alarm))
 
 
 class SimEvComm(_WorldDevice):
@@ -168,7 +172,7 @@ class SimEvComm(_WorldDevice):
         return self.conn.ev_status()
 
     def subscribe(self, on_change: Callable[[EvStatus], None]) -> None:
-        self.conn.subscribe_ev(on_change)
+        self._unsubscribe.append(self.conn.subscribe_ev(on_change))
 
     def present(self, voltage_v: float, current_a: float, limits_current_a: float) -> None:
         ev = self.conn.ev

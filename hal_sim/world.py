@@ -18,6 +18,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 from drivers.interfaces import EvCommError, EvStatus
 from firmware.config import ConnectorConfig, ConnectorKind, StationConfig
@@ -286,8 +287,11 @@ class ConnectorSim:
             error=self.ev_comm_error if ev.error else None,
         )
 
-    def subscribe_ev(self, on_change: Callable[[EvStatus], None]) -> None:
+    def subscribe_ev(self, on_change: Callable[[EvStatus], None]) -> Callable[[], None]:
+        """Call ``on_change(status)`` when the EV's status changes; returns the
+        unsubscribe (a station restarted in-process must not hear the old one's)."""
         self._ev_listeners.append(on_change)
+        return lambda: _discard(self._ev_listeners, on_change)
 
     def notify_ev(self) -> None:
         if self.dc is None:
@@ -309,8 +313,10 @@ class ConnectorSim:
     def imd_alarm(self) -> bool:
         return self.imd_ohm < IMD_ALARM_OHM
 
-    def subscribe_imd(self, on_alarm: Callable[[bool], None]) -> None:
+    def subscribe_imd(self, on_alarm: Callable[[bool], None]) -> Callable[[], None]:
+        """Call ``on_alarm(alarm)`` when the IMD alarm changes; returns the unsubscribe."""
         self._imd_listeners.append(on_alarm)
+        return lambda: _discard(self._imd_listeners, on_alarm)
 
     def set_insulation(self, ohm: float) -> None:
         was = self.imd_alarm
@@ -469,3 +475,8 @@ class World:
         while True:
             self.step()
             await asyncio.sleep(self.tick_s)
+
+
+def _discard(listeners: list[Any], listener: object) -> None:
+    if listener in listeners:
+        listeners.remove(listener)

@@ -190,6 +190,9 @@ async def test_station_shows_contact_temperatures_and_derates(demo_csms: DemoCsm
             what="derated to 62.5 A")
         state = await s.connector(1)
         assert state["status"] == "Charging" and state["vendor_error_code"] in (None, "0")
+        # The power budget has it as a named limit: the load-management view says so.
+        view = (await s.state())["station"]["load_management"]["connectors"]
+        assert view["1"]["binding"] == "cable_temperature"
 
         # At derate_to_c the cable may carry nothing: paused, not faulted.
         cable.set_temperature(92.0)
@@ -200,3 +203,5 @@ async def test_station_shows_contact_temperatures_and_derates(demo_csms: DemoCsm
         cable.set_temperature(None)  # cooled down: the full current again
         await s.wait_connector(1, lambda c: c["status"] == "Charging"
                                and c["current_a"][0] > 80.0, timeout=20, what="full current")
+        view = (await s.state())["station"]["load_management"]["connectors"]
+        assert view["1"]["binding"] != "cable_temperature"

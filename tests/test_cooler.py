@@ -156,7 +156,18 @@ async def test_silent_unit(cooler_rig: CoolerRig) -> None:
     assert isinstance(raised, DeviceSilent)
     assert seen == []
     rig.model.silent = False
-    assert (await rig.cooler.read()).faults == frozenset()
+    # pymodbus closed the port after the missed answers: the bus reopens it on the next
+    # request, and the first request after that may go unanswered; the unit reads normally
+    # again within a few polls (the firmware's loop needs several misses in a row for 21).
+    for _ in range(3):
+        try:
+            status = await rig.cooler.read()
+        except DeviceSilent:
+            continue
+        break
+    else:
+        raise AssertionError("the cooling unit does not answer again after its silence")
+    assert status.faults == frozenset()
 
 
 # ------------------------------------------------------------------ on the DC station

@@ -3,7 +3,9 @@ fault a driver knows) makes the power path safe first, is reported as 001 and bl
 connector until the central system resets the station; the other connectors go on.
 
 The station-wide variant (a supervision check of connector 0 failing) is the 001 case of
-``tests/test_e2e_fault_codes.py``, injected at the I2C bus.
+``tests/test_e2e_fault_codes.py``, injected at the I2C bus. Also here: what a Reset (an
+in-process restart in the simulator) must leave behind, found with 001 and EV faults
+injected across Resets by ``tests/test_safety_stateful.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from firmware.csms_demo import DemoCsms
 from firmware.fault_book import ActiveFault
 from firmware.pilot import PilotState
 from hal_sim.runner import SimulatedStation
-from tests.conftest import AC_STATION
+from tests.conftest import AC_STATION, DC_STATION
 
 CP = "EVSE-AC-0001"
 
@@ -104,3 +106,23 @@ async def test_device_failing_at_start_is_001_and_the_station_comes_up(
         # After the second reset, with the bus healthy again: no start failure, no 001.
         assert s.station.hardware.start_failures == []
         assert all(f.fault.code != "001" for f in s.station.supervision.faults.active)
+
+
+async def test_after_a_reset_the_world_talks_to_the_new_station_only(
+    demo_csms: DemoCsms,
+) -> None:
+    """The simulated world outlives a station restarted in-process (a Reset): the old
+    station's drivers stop listening to it, so an EV error after the restart reaches the
+    new station and nothing of the old one (whose drivers are released) is touched."""
+    cp = "EVSE-DC-0001"
+    async with SimulatedStation(DC_STATION, csms_url=demo_csms.url) as s:
+        await demo_csms.wait_for(cp, "StatusNotification", count=4)
+        result = await demo_csms.call_json(cp, "Reset", {"type": "Soft"})
+        assert result["status"] == "Accepted"
+        await s.wait_restarted(1, timeout=20)
+        await s.api("POST", "/api/sim/connectors/1/plug")  # answers 200, or api() raises
+        await s.api("POST", "/api/sim/faults", {"code": "51", "connector": 1})
+        await s.wait_connector(1, lambda c: c["vendor_error_code"] == "51", timeout=10,
+                               what="51 on the new station")
+        world = s.sim.world.connector(1)
+        assert len(world._ev_listeners) == 1  # the new station's EV communication only
