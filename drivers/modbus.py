@@ -101,6 +101,12 @@ class ModbusBus:
                 self.counters["errors"] += 1
                 self._reconnect = True
                 raise DriverError(f"{self.name}: device {device_id} {what}: {exc}") from exc
+        # Python 3.11's asyncio.wait_for (inside pymodbus) drops a cancellation that lands
+        # as the answer arrives (fixed in 3.12): the caller's poll loop would then run on
+        # and never end. Honour a cancellation that is still pending here.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
         if response.isError():
             self.counters["errors"] += 1
             code = getattr(response, "exception_code", "?")

@@ -20,7 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def settle_heap() -> None:
-    """Collect what start-up left behind, then freeze the rest (call once running)."""
+    """Collect what start-up left behind, then freeze the rest (call once running).
+
+    Idempotent: what an earlier call froze is thawed first, so a station replaced in the
+    same process (the simulator's in-process Reset) does not stay behind as frozen
+    garbage."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
     log.info("heap settled: %d objects frozen", gc.get_freeze_count())
