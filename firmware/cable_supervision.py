@@ -5,9 +5,9 @@ connector's TaskGroup.
 
 * Cable: ``read_c()`` every :data:`CABLE_POLL_S`; :data:`CABLE_FAULT_AFTER` failed reads in
   a row (a sensor open or shorted, the ADC silent) are fault 20. Valid readings are the
-  contact temperatures the connector's state shows, and they derate the connector's
-  offer linearly from the cable's ``derate_from_c`` (full current) to ``derate_to_c``
-  (zero: the session pauses in SuspendedEVSE).
+  contact temperatures the connector's state shows, and they derate the connector (a
+  named limit of the station's power budget) linearly from the cable's ``derate_from_c``
+  (full current) to ``derate_to_c`` (zero: the session pauses in SuspendedEVSE).
 * Cooler: the driver's ``run()`` polls the unit; when it ends with ``DeviceFaulted``
   (a fault bit, low flow) or ``DeviceSilent`` that is fault 21, and the unit is watched
   again after :data:`COOLER_RETRY_S`.
@@ -58,8 +58,8 @@ class CableSupervision:
         self.temperatures_c: tuple[float, ...] = ()  # the last valid reading
         self.cooler: CoolerStatus | None = None  # the last good cooler reading
         self.limit_a: float | None = None  # cable over-temperature derating, None: none
-        # The station's power budget takes the derating as a named limit (set by the
-        # station); the connector's offer applies it in any case.
+        # Where the derating goes: the station's power budget, as a named limit (set by
+        # the station; its allocation becomes the connector's offer).
         self.on_limit: Callable[[float | None], None] | None = None
 
     def start(self, tg: asyncio.TaskGroup) -> None:
@@ -103,7 +103,6 @@ class CableSupervision:
         self.limit_a = limit
         if self.on_limit is not None:
             self.on_limit(limit)
-        self.c.update_offer()
 
     # ------------------------------------------------------------------ cooler
     async def _cooler_loop(self) -> None:

@@ -21,13 +21,12 @@ from drivers.errors import DeviceFaulted, DriverError
 from drivers.interfaces import (
     ContactorFault,
     EvStatus,
-    LockFault,
     MeterReading,
     PilotSample,
 )
 from firmware.clock import Clock
 from firmware.config import ConnectorConfig, ConnectorKind
-from firmware.connector_checks import ConnectorChecks
+from firmware.connector_checks import LOCK_FAULT_CONDITIONS, ConnectorChecks
 from firmware.dc_control import DcControl
 from firmware.dc_session import DcSession
 from firmware.fault_book import ActiveFault, FaultBook
@@ -76,10 +75,6 @@ _SESSION_FAULTS: dict[SessionFaultKind, Condition] = {
     SessionFaultKind.PRECHARGE_TIMEOUT: Condition.STACK_FAULT,
     SessionFaultKind.RAMP_DOWN_TIMEOUT: Condition.STACK_FAULT,
     SessionFaultKind.WELDED: Condition.CONTACTOR_WELDED,
-}
-_LOCK_FAULTS: dict[object, Condition] = {
-    LockFault.OPEN_LOAD: Condition.LOCK_OPEN_LOAD,
-    LockFault.OVER_CURRENT: Condition.LOCK_OVER_CURRENT,
 }
 
 
@@ -291,11 +286,6 @@ class ConnectorController:
                     self.checks.on_meter(self.meter)
                 self._persist_reading()
                 self._changed()
-            # Python 3.11's wait_for (used inside pymodbus) can swallow a cancellation
-            # that lands as the read completes: honour it here so the station can stop.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
             # DC: the meter is also the connector-side voltmeter of the pre-check and the
             # welding check, so it is read more often.
             await asyncio.sleep(METER_POLL_S / 4 if self.cfg.is_dc else METER_POLL_S)
@@ -384,8 +374,6 @@ class ConnectorController:
         limit = self.checks.limit_a()
         if limit is not None:
             amps = min(amps, limit)
-        if self.dc is not None and self.dc.cable.limit_a is not None:
-            amps = min(amps, self.dc.cable.limit_a)  # cable over-temperature derating
         watts = self.budget_w
         if self.energy_blocked:
             amps, watts = 0.0, (0.0 if self.cfg.is_dc else None)
@@ -510,7 +498,7 @@ class ConnectorController:
             async with self.checks.lock_guard:  # not during the lock self-test
                 await (device.lock() if lock else device.unlock())
         except DeviceFaulted as exc:
-            condition = _LOCK_FAULTS.get(exc.fault, Condition.LOCK_FAILED_SESSION)
+            condition = LOCK_FAULT_CONDITIONS.get(exc.fault, Condition.LOCK_FAILED_SESSION)
             self.faults.raise_(condition)
             self._report_status()
             if lock:

@@ -57,8 +57,9 @@ _UNTIL_REPLUG = (
 )
 # Conditions that limit the offer while active (derate with no derate_a: paused).
 _DERATE = (Condition.EV_COMM_UNKNOWN, Condition.TOO_MANY_STARTS)
-# Lock self-test faults with a code of their own (DC 16 / 17); the rest is 211 / 15.
-_SELF_TEST_LOCK_FAULTS: dict[object, Condition] = {
+# Lock faults with a code of their own (DC 16 / 17), at the self-test and in a session;
+# the rest is 211 / 15 (self-test) or 404 / 15 (session).
+LOCK_FAULT_CONDITIONS: dict[object, Condition] = {
     LockFault.OPEN_LOAD: Condition.LOCK_OPEN_LOAD,
     LockFault.OVER_CURRENT: Condition.LOCK_OVER_CURRENT,
 }
@@ -224,7 +225,7 @@ class ConnectorChecks:
                 await lock.lock()
                 await lock.unlock()
             except DeviceFaulted as exc:
-                condition = _SELF_TEST_LOCK_FAULTS.get(exc.fault,
+                condition = LOCK_FAULT_CONDITIONS.get(exc.fault,
                                                        Condition.LOCK_FAILED_SELFTEST)
                 log.error("connector %d: lock self-test failed: %s", self.c.id, exc)
                 self.c.raise_fault(condition)

@@ -200,16 +200,13 @@ class StationMonitor:
 
     def _raise(self, condition: Condition, safe_reason: str, **values: object) -> None:
         """Record a station fault; a blocking one makes every connector safe first."""
-        definition = self.faults.definition(condition)
-        if self.faults.is_active(condition) and not self._gone(condition):
+        if self.faults.holds(condition):
             return
-        if definition.effect in (Effect.BLOCK_CONNECTOR, Effect.STOP_SESSION):
+        definition = self.faults.definition(condition)
+        if definition.blocks:
             self.safety.make_all_safe(f"{definition.code}: {safe_reason}")
         if self.faults.raise_(condition, **values) is not None:
             self._on_change()
-
-    def _gone(self, condition: Condition) -> bool:
-        return any(f.condition == condition and f.condition_gone for f in self.faults.active)
 
     def _end(self, condition: Condition) -> None:
         if self.faults.is_active(condition) and self.faults.condition_ended(condition):
