@@ -205,6 +205,8 @@ class ConnectorController:
                 self.start_task(tg, "pilot", d.pilot.run(self._on_pilot_sample))
             if d.rcd is not None:
                 d.rcd.subscribe(self._on_rcd)
+                if d.rcd.tripped:  # tripped before we started: no edge will tell us
+                    self._on_rcd(True)
             self.start_task(tg, "meter", self._meter_loop())
             self.start_task(tg, "timers", self._timer_loop())
             self.start_task(tg, "supervise", self._supervise_loop())

@@ -60,6 +60,8 @@ class DcControl:
             self.on_ev(d.ev_comm.status())
         if d.imd is not None:
             d.imd.subscribe(self._on_imd_alarm)
+            if d.imd.alarm:  # alarm before we started: no edge will tell us
+                self._on_imd_alarm(True)
         self.c.start_task(tg, "control loop", self._control_loop())
         self.c.start_task(tg, "stack worker", self._stack_worker())
         self.cable.start(tg)  # cable sensors (20) and cooling unit (21), where fitted

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from firmware.csms_demo import DemoCsms, serve
+
+# CI runs the property tests on a fixed seed: a red build must be reproducible from the
+# commit alone, and a bug found by a new random draw is found by a soak run
+# (HYPOTHESIS_PROFILE unset, or SAFETY_EXAMPLES raised), not by chance in a build.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 STATIONS = Path(__file__).resolve().parent.parent / "hal_sim" / "stations"
 AC_STATION = STATIONS / "ac.toml"

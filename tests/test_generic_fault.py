@@ -11,6 +11,9 @@ injected across Resets by ``tests/test_safety_stateful.py``.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from firmware.csms_demo import DemoCsms
 from firmware.fault_book import ActiveFault
@@ -126,3 +129,37 @@ async def test_after_a_reset_the_world_talks_to_the_new_station_only(
                                what="51 on the new station")
         world = s.sim.world.connector(1)
         assert len(world._ev_listeners) == 1  # the new station's EV communication only
+
+
+@pytest.mark.parametrize(("station", "cp", "cid", "code"), [
+    (AC_STATION, "EVSE-AC-0001", 2, "106"),  # the RCD
+    (DC_STATION, "EVSE-DC-0001", 1, "18"),  # the IMD alarm relay
+])
+async def test_a_trip_present_at_start_is_reported(
+    demo_csms: DemoCsms, station: Path, cp: str, cid: int, code: str
+) -> None:
+    """A hard-wired trip input that is already active when the station starts (here: a
+    Reset with the trip still there) gives no edge: the firmware must read the level at
+    start and report the fault, not only hold the interlock. Found by
+    ``tests/test_safety_stateful.py`` (18 injected on an AC connector, then a Hard Reset)."""
+    async with SimulatedStation(station, csms_url=demo_csms.url) as s:
+        await demo_csms.wait_connected(cp)
+        await s.api("POST", "/api/sim/faults", {"code": "18", "connector": cid})
+        await s.wait_connector(cid, lambda c: c["vendor_error_code"] == code,
+                               timeout=10, what=f"{code} before the reset")
+        result = await demo_csms.call_json(cp, "Reset", {"type": "Hard"})
+        assert result["status"] == "Accepted"
+        await s.wait_restarted(1, timeout=20)
+        after = await s.wait_connector(
+            cid, lambda c: c["vendor_error_code"] == code, timeout=10,
+            what=f"{code} after the reset")
+        assert after["status"] == "Faulted"
+        await demo_csms.wait_connected(cp)
+        for _ in range(100):
+            notes = [m for m in demo_csms.received(cp, "StatusNotification")
+                     if m["connectorId"] == cid]
+            if notes and notes[-1].get("vendorErrorCode") == code:
+                break
+            await asyncio.sleep(0.05)
+        assert notes[-1].get("vendorErrorCode") == code
+        assert notes[-1]["status"] == "Faulted"

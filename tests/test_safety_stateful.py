@@ -392,7 +392,7 @@ def _run(station: Path, prefix: str, examples: int, steps: int) -> None:
                 max_examples=examples,
                 stateful_step_count=steps,
                 deadline=None,
-                derandomize=False,
+                derandomize=settings.default.derandomize,  # the CI profile fixes the seed
                 # Shrinking re-runs whole station lives: opt in with SAFETY_SHRINK=1.
                 phases=PHASES,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
