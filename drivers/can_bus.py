@@ -101,12 +101,14 @@ class CanBusOwner:
     async def close(self) -> None:
         """Stop receiving and release the bus. The notifier thread is joined off the loop."""
         notifier, self._notifier = self._notifier, None
-        if notifier is not None:
-            await asyncio.to_thread(notifier.stop, 1.0)
         bus, self._bus = self._bus, None
-        if bus is not None:
-            bus.shutdown()
-            logger.info("%s: CAN %s closed", self.name, self.channel)
+        try:
+            if notifier is not None:
+                await asyncio.to_thread(notifier.stop, 1.0)
+        finally:  # released even when the close is cancelled (the notifier stops itself)
+            if bus is not None:
+                bus.shutdown()
+                logger.info("%s: CAN %s closed", self.name, self.channel)
 
     # ------------------------------------------------------------------ frames
 

@@ -145,11 +145,13 @@ class CanStackSim:
 
     async def stop(self) -> None:
         notifier, self._notifier = self._notifier, None
-        if notifier is not None:
-            await asyncio.to_thread(notifier.stop, 1.0)
         bus, self._bus = self._bus, None
-        if bus is not None:
-            bus.shutdown()
+        try:
+            if notifier is not None:
+                await asyncio.to_thread(notifier.stop, 1.0)
+        finally:  # released even when the close is cancelled (the notifier stops itself)
+            if bus is not None:
+                bus.shutdown()
 
     # ------------------------------------------------------------------ fault injection
 

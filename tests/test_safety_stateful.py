@@ -406,11 +406,17 @@ def _run(station: Path, prefix: str, examples: int, steps: int) -> None:
         asyncio.set_event_loop(None)
 
 
+# A soak (SAFETY_EXAMPLES raised) runs longer than the suite's 300 s per test.
+SOAK_TIMEOUT_S = max(300, EXAMPLES * 15)
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(SOAK_TIMEOUT_S)
 def test_ac_station_interlocks_and_reports() -> None:
     _run(STATIONS / "ac.toml", "SAFE-AC", examples=EXAMPLES, steps=12)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SOAK_TIMEOUT_S)
 def test_dc_station_interlocks_and_reports() -> None:
     _run(STATIONS / "dc.toml", "SAFE-DC", examples=max(1, EXAMPLES * 2 // 3), steps=10)
