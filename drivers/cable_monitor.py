@@ -27,7 +27,7 @@ from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
 from drivers.interfaces_station import CableFault
-from drivers.params import Param
+from drivers.params import Param, adc_address, adc_channels
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +38,11 @@ class Pt1000CableMonitor:
     BUS_KIND: ClassVar[str] = "i2c"
     PARAMS: ClassVar[dict[str, Param]] = {
         "bus": Param(str, doc="name of the I2C bus ([buses.i2c.<name>])"),
-        # Not a claimed address: the cable's channels may be free inputs of the pilot's
-        # ADS1115 (distinct channels are the installer's to choose).
-        "address": Param(int, 0x48, min=0x48, max=0x4B,
-                         doc="ADS1115 address (may be the pilot's ADS1115)"),
-        "channels": Param(list, (2, 3), min=0, max=3, item=int,
-                          doc="ADS1115 inputs of the DC+ and DC- contact sensors"),
+        # The cable's channels may be free inputs of the pilot's ADS1115: the address is
+        # shared, each input is claimed.
+        "address": adc_address("ADS1115 address (may be the pilot's ADS1115)", 0x48),
+        "channels": adc_channels("ADS1115 inputs of the DC+ and DC- contact sensors",
+                                 (2, 3)),
         "offset_v": Param(float, 0.5, min=-1.0, max=4.0, doc="amplifier output at 0 °C"),
         "c_per_volt": Param(float, 100.0, min=1.0, max=10000.0, doc="amplifier scale"),
         "min_v": Param(float, 0.05, min=0.0, max=4.0,

@@ -14,7 +14,7 @@ from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
 from drivers.interfaces import LockFault
-from drivers.params import Param, i2c_address, pin
+from drivers.params import Param, adc_address, adc_channel, pin
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ class HBridgeLock:
         "check_delay_ms": Param(int, 100, min=0, max=1000, doc="wait before reading feedback"),
         "retries": Param(int, 2, min=0, max=5, doc="extra attempts before a fault"),
         "bus": Param(str, "", doc="I2C bus of the ADS1115 sensing motor current ('': none)"),
-        "address": i2c_address("ADS1115 address", 0x49),
-        "channel": Param(int, 0, min=0, max=3, doc="ADS1115 input of the current amplifier"),
+        "address": adc_address("ADS1115 address", 0x49),
+        "channel": adc_channel("ADS1115 input of the current amplifier", 0),
         "current_a_per_volt": Param(float, 1.0, min=0.01, max=100, doc="amplifier scale"),
         "current_offset_v": Param(float, 0.0, min=-1, max=3, doc="amplifier output at 0 A"),
         "open_load_a": Param(float, 0.05, min=0.0, max=5, doc="below: motor wire open"),

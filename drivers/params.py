@@ -15,7 +15,8 @@ from typing import Any, Final, Literal
 REQUIRED: Final = object()
 """Sentinel default: the key must be present."""
 
-ResourceKind = Literal["gpio", "bus_address", "port", "can_channel"]
+ResourceKind = Literal["gpio", "bus_address", "adc_address", "adc_channel", "port",
+                       "can_channel"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,10 @@ class Param:
 
     ``resource`` marks values that must be unique in a station:
     ``"gpio"`` a BCM pin number; ``"bus_address"`` a device address on the bus named by
-    the driver's ``bus`` parameter (unique per bus); ``"port"`` a serial device path
+    the driver's ``bus`` parameter (unique per bus); ``"adc_address"`` the address of an
+    ADS1115, which other ADS1115 users may share (each conversion holds the bus lock) but
+    no other chip may; ``"adc_channel"`` an input of the ADS1115 at the driver's
+    ``address`` on its ``bus`` (unique per chip); ``"port"`` a serial device path
     (compared after :func:`normalise_port`). Negative numbers mean "not wired" and claim
     nothing. A list parameter (``type=list``) checks every element against ``item``,
     ``min`` and ``max``, and each element claims the resource.
@@ -57,6 +61,23 @@ def optional_pin(doc: str) -> Param:
 def i2c_address(doc: str, default: Any = REQUIRED) -> Param:
     """A 7-bit I2C address, unique on its bus."""
     return Param(int, default, min=0x03, max=0x77, resource="bus_address", doc=doc)
+
+
+def adc_address(doc: str, default: Any = REQUIRED) -> Param:
+    """The address of an ADS1115 (0x48-0x4B by its ADDR pin): several drivers may read
+    inputs of one chip, no other chip may sit at its address."""
+    return Param(int, default, min=0x48, max=0x4B, resource="adc_address", doc=doc)
+
+
+def adc_channel(doc: str, default: Any = REQUIRED, *, optional: bool = False) -> Param:
+    """An ADS1115 input (0-3), unique per chip; optional inputs take -1 for none."""
+    return Param(int, default, min=-1 if optional else 0, max=3, resource="adc_channel",
+                 doc=doc)
+
+
+def adc_channels(doc: str, default: Any = REQUIRED) -> Param:
+    """Several ADS1115 inputs of one chip, each claimed."""
+    return Param(list, default, min=0, max=3, resource="adc_channel", doc=doc, item=int)
 
 
 def modbus_address(doc: str, default: Any = REQUIRED) -> Param:

@@ -30,7 +30,7 @@ from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
 from drivers.interfaces_station import SensorFault
-from drivers.params import Param, i2c_address
+from drivers.params import Param, adc_address, adc_channel
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,8 @@ class Ads1115PeMonitor:
     BUS_KIND: ClassVar[str] = "i2c"
     PARAMS: ClassVar[dict[str, Param]] = {
         "bus": Param(str, doc="I2C bus of the ADS1115 ([buses.i2c.<name>])"),
-        "address": i2c_address("ADS1115 address (0x48-0x4B by its ADDR pin)", 0x49),
-        "channel": Param(int, 0, min=0, max=3, doc="ADS1115 input of the front end's output"),
+        "address": adc_address("ADS1115 address (0x48-0x4B by its ADDR pin)", 0x49),
+        "channel": adc_channel("ADS1115 input of the front end's output", 0),
         "offset_v": Param(float, 0.2, min=0.0, max=1.0, doc="output at 0 Ohm (live zero)"),
         "ohm_per_volt": Param(float, 200.0, min=1.0, max=100000.0, doc="output scale"),
         "open_v": Param(float, 3.0, min=1.5, max=4.0,

@@ -15,7 +15,7 @@ from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
 from drivers.interfaces import PilotFault, PilotSample
-from drivers.params import Param, i2c_address, pin
+from drivers.params import Param, adc_address, adc_channel, pin
 from drivers.wiring import SMBusLike
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,10 @@ class Ads1115Pilot:
     PARAMS: ClassVar[dict[str, Param]] = {
         "pwm_pin": pin("CP generator PWM output"),
         "bus": Param(str, doc="name of the I2C bus ([buses.i2c.<name>])"),
-        "address": i2c_address("ADS1115 address"),
-        "cp_high_channel": Param(int, 0, min=0, max=3, doc="ADC channel of the CP high level"),
-        "cp_low_channel": Param(int, 1, min=0, max=3, doc="ADC channel of the CP low level"),
-        "pp_channel": Param(int, -1, min=-1, max=3, doc="ADC channel of PP (-1: no PP)"),
+        "address": adc_address("ADS1115 address"),
+        "cp_high_channel": adc_channel("ADC channel of the CP high level", 0),
+        "cp_low_channel": adc_channel("ADC channel of the CP low level", 1),
+        "pp_channel": adc_channel("ADC channel of PP (-1: no PP)", -1, optional=True),
         "sample_period_ms": Param(float, 5.0, min=1, max=100, doc="CP/PP sampling period"),
         "pwm_frequency_hz": Param(float, 1000.0, min=980, max=1020, doc="CP PWM frequency"),
         "cp_offset_v": Param(float, 1.65, doc="ADC volts at 0 V pilot"),

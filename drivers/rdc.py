@@ -33,7 +33,7 @@ from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
 from drivers.interfaces import RcdFault
 from drivers.interfaces_station import SensorFault
-from drivers.params import Param, i2c_address, optional_pin
+from drivers.params import Param, adc_address, adc_channel, optional_pin
 from drivers.rcd import GpioRcd
 
 logger = logging.getLogger(__name__)
@@ -51,8 +51,8 @@ class RdcDd(GpioRcd):
         "reset_pulse_ms": Param(int, 200, min=10, max=5000, doc="reset pulse length"),
         "reset_timeout_ms": Param(int, 1000, min=10, max=15000, doc="trip clear deadline"),
         "bus": Param(str, "", doc="I2C bus of the ADS1115 reading the DC output ('': none)"),
-        "address": i2c_address("ADS1115 address", 0x4A),
-        "channel": Param(int, 0, min=0, max=3, doc="ADS1115 input of the analog output"),
+        "address": adc_address("ADS1115 address", 0x4A),
+        "channel": adc_channel("ADS1115 input of the analog output", 0),
         "offset_v": Param(float, 0.0, min=-1, max=5, doc="analog output at 0 mA"),
         "ma_per_volt": Param(float, 10.0, min=0.1, max=1000, doc="output scale"),
         "max_v": Param(float, 3.3, min=0.1, max=4.0, doc="highest valid output"),

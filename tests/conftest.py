@@ -11,6 +11,9 @@ from hypothesis import settings
 
 from firmware.csms_demo import DemoCsms, serve
 
+# Test modules import the rigs both as names and as a plugin: rewrite their asserts.
+pytest.register_assert_rewrite("tests.station_fixtures", "tests.loop_guard")
+
 # CI runs the property tests on a fixed seed: a red build must be reproducible from the
 # commit alone, and a bug found by a new random draw is found by a soak run
 # (HYPOTHESIS_PROFILE unset, or SAFETY_EXAMPLES raised), not by chance in a build.

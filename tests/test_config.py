@@ -405,11 +405,50 @@ def test_unwired_pins_claim_nothing(tmp_path: Path) -> None:
     assert load_station(path).connector(2).devices["contactor"].params["feedback_pin"] == -1
 
 
-def test_i2c_address_used_twice_on_one_bus(tmp_path: Path) -> None:
+def test_adc_input_used_twice_on_one_chip(tmp_path: Path) -> None:
+    """Two pilots on one ADS1115 may share the chip, not its inputs."""
     assert_problem(
         edited(tmp_path, ("address = 0x49", "address = 0x48")),
+        "connectors[2].pilot.cp_high_channel",
+        "ADS1115 input AIN0 at 0x48 on bus 'main' already used by "
+        "connectors[1].pilot.cp_high_channel",
+    )
+
+
+def test_adc_input_used_twice_within_one_driver(tmp_path: Path) -> None:
+    assert_problem(
+        edited(tmp_path, ("cp_low_channel = 1", "cp_low_channel = 0")),
+        "connectors[1].pilot.cp_low_channel",
+        "ADS1115 input AIN0 at 0x48 on bus 'main' already used by "
+        "connectors[1].pilot.cp_high_channel",
+    )
+
+
+def test_cable_sensors_on_the_pilots_inputs(tmp_path: Path) -> None:
+    """The DC cable's sensors use free inputs of the pilot's ADS1115 (dc.toml: 2 and 3);
+    an input the pilot reads is refused, as is one input named twice."""
+    assert load_station(DC).connector(1).devices["cable"].params["channels"] == (2, 3)
+    assert_problem(
+        edited(tmp_path, ("channels = [2, 3]", "channels = [1, 3]"), base=DC),
+        "connectors[1].cable.channels[1]",
+        "ADS1115 input AIN1 at 0x48 on bus 'main' already used by "
+        "connectors[1].pilot.cp_low_channel",
+    )
+    assert_problem(
+        edited(tmp_path, ("channels = [2, 3]", "channels = [2, 2]"), base=DC),
+        "connectors[1].cable.channels[2]",
+        "ADS1115 input AIN2 at 0x48 on bus 'main' already used by "
+        "connectors[1].cable.channels[1]",
+    )
+
+
+def test_adc_on_the_address_of_another_chip(tmp_path: Path) -> None:
+    """An ADS1115 may be shared by its users, never with a chip of another kind."""
+    assert_problem(
+        edited(tmp_path, ('bus = "env"\naddress = 0x48', 'bus = "main"\naddress = 0x49')),
         "connectors[2].pilot.address",
-        "I2C address 0x48 on bus 'main' already used by connectors[1].pilot.address",
+        "I2C address 0x49 on bus 'main' already used by devices.temperature.address, "
+        "which is not an ADS1115",
     )
 
 
@@ -673,7 +712,8 @@ def test_sensor_on_an_address_in_use(tmp_path: Path) -> None:
     assert_problem(
         edited(tmp_path, ('bus = "env"\naddress = 0x48', 'bus = "main"\naddress = 0x48')),
         "connectors[1].pilot.address",
-        "I2C address 0x48 on bus 'main' already used by devices.temperature.address",
+        "I2C address 0x48 on bus 'main' already used by devices.temperature.address, "
+        "which is not an ADS1115",
     )
 
 

@@ -41,6 +41,7 @@ class DriverSections:
         self._buses = dict(buses)
         # (resource kind, ...) -> dotted key of the first user
         self._claims: dict[tuple[Any, ...], str] = {}
+        self._shared: set[tuple[Any, ...]] = set()  # claims every ADS1115 user may share
 
     def check(self, role: str, key: str, table: Mapping[str, Any]) -> CheckedSection | None:
         """Check the section at ``key`` for ``role``; None when any problem was found."""
@@ -152,6 +153,26 @@ class DriverSections:
             shown = f"0x{value:02x}" if kind == "i2c" and isinstance(value, int) else value
             label = f"{_ADDRESS_LABELS.get(kind, 'address')} {shown} on bus {bus!r}"
             claim = ("bus_address", bus, value)
+        elif resource == "adc_address":
+            bus = params.get("bus")
+            if not isinstance(bus, str) or bus not in self._buses:
+                return
+            claim = ("bus_address", bus, value)
+            label = f"I2C address 0x{value:02x} on bus {bus!r}"
+            if claim in self._shared:
+                return  # another input of the same ADS1115
+            if claim in self._claims:
+                self._problems.add(join(key, name), f"{label} already used by "
+                                   f"{self._claims[claim]}, which is not an ADS1115")
+                return
+            self._shared.add(claim)
+        elif resource == "adc_channel":
+            bus, address = params.get("bus"), params.get("address")
+            if (not isinstance(value, int) or value < 0 or not isinstance(bus, str)
+                    or bus not in self._buses or not isinstance(address, int)):
+                return  # -1: no input; a missing bus or address is reported already
+            claim = ("adc_channel", bus, address, value)
+            label = f"ADS1115 input AIN{value} at 0x{address:02x} on bus {bus!r}"
         elif resource == "port":
             # tty:AMA0:pn532 (nfcpy) and /dev/ttyAMA0 are the same UART.
             claim, label = ("port", normalise_port(str(value))), f"serial port {value!r}"
