@@ -22,7 +22,7 @@ from hal_sim.fake_smbus import Ads1115Model
 from hal_sim.modbus_sim import Sdm630Model
 from hal_sim.nfc_sim import FakeClf
 from hal_sim.pins import SimPinFactory
-from hal_sim.wiring import SimWiring, find_bus
+from hal_sim.wiring import SimWiring
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -446,22 +446,6 @@ class RcdCircuit:
                 callback(tripped)
 
 
-def _lock_adc(config: StationConfig, wiring: SimWiring, params: Mapping[str, Any]
-              ) -> Ads1115Model | None:
-    """The ADS1115 sensing a lock's motor current (added to the simulated bus), if any."""
-    if not params.get("bus"):
-        return None
-    bus = find_bus(config, "i2c", params["bus"])
-    if bus is None:
-        return None
-    smbus = wiring.smbus(int(bus.params["bus"]))
-    adc = smbus.device(int(params["address"]))
-    if adc is None:
-        adc = Ads1115Model()
-        smbus.add_device(int(params["address"]), adc)
-    return adc if isinstance(adc, Ads1115Model) else None
-
-
 @dataclass
 class ConnectorCircuits:
     """The circuits of one connector (None where the connector has no such part)."""
@@ -499,19 +483,16 @@ class SimHardware:
             devices = connector.devices
             pilot = devices.get("pilot")
             if pilot is not None and pilot.driver == "ads1115":
-                bus = find_bus(config, "i2c", pilot.params["bus"])
-                adc = None
-                if bus is not None:
-                    adc = wiring.smbus(int(bus.params["bus"])).device(pilot.params["address"])
-                if isinstance(adc, Ads1115Model):
+                adc = wiring.adc(pilot.params)
+                if adc is not None:
                     circuits.pilot = PilotCircuit(pilot.params, pins, adc)
             contactor = devices.get("contactor")
             if contactor is not None and contactor.driver == "gpio":
                 circuits.contactor = ContactorCircuit(contactor.params, pins)
             lock = devices.get("lock")
             if lock is not None and lock.driver == "gpio_hbridge":
-                circuits.lock = LockCircuit(lock.params, pins, adc=_lock_adc(config, wiring,
-                                                                             lock.params))
+                # With current sensing (a `bus`), the motor current goes to its ADS1115.
+                circuits.lock = LockCircuit(lock.params, pins, adc=wiring.adc(lock.params))
             rcd = devices.get("rcd")
             if rcd is not None and rcd.driver == "gpio":
                 circuits.rcd = RcdCircuit(rcd.params, pins)

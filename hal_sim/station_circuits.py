@@ -374,8 +374,8 @@ def build_station_circuits(
         st.display_size = (int(display.params["columns"]), int(display.params["rows"]))
     pe = devices.get("pe_monitor")
     if pe is not None and pe.driver == "ads1115":
-        adc = chip_at(wiring, pe.params)
-        if isinstance(adc, Ads1115Model):
+        adc = wiring.adc(pe.params)
+        if adc is not None:
             st.pe_monitor = PeCircuit(pe.params, adc)
     modem = devices.get("modem")
     if modem is not None:

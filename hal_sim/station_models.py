@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from drivers.params import normalise_port
-from hal_sim.fake_smbus import Ads1115Model, FakeSMBus, I2CDeviceModel
+from hal_sim.fake_smbus import FakeSMBus, I2CDeviceModel
 from hal_sim.i2c_models import Adxl345Model, Hd44780Model, Pca9685Model, Tmp117Model
 from hal_sim.imd_sim import BenderModel
 from hal_sim.modem_sim import ModemPeer
@@ -28,7 +28,6 @@ _STATION_CHIPS: dict[tuple[str, str], type[Any]] = {
     ("temperature", "tmp117"): Tmp117Model,
     ("tilt", "adxl345"): Adxl345Model,
     ("display", "hd44780"): Hd44780Model,
-    ("pe_monitor", "ads1115"): Ads1115Model,  # the PE monitor front end's ADC
 }
 
 
@@ -63,6 +62,8 @@ def add_station_models(wiring: SimWiring) -> None:
         chip = _STATION_CHIPS.get((role, device.driver))
         if chip is not None:
             _add_chip(wiring, device.params, chip())
+        elif role == "pe_monitor" and device.driver == "ads1115":
+            wiring.adc(device.params)  # the PE front end's ADC (hal_sim.pe_sim drives it)
         elif role == "modem" and device.driver == "at":
             wiring.serial_peers[normalise_port(device.params["port"])] = ModemPeer()
     for connector in config.connectors:
@@ -70,8 +71,8 @@ def add_station_models(wiring: SimWiring) -> None:
         if led is not None and led.driver == "pca9685":
             _add_chip(wiring, led.params, Pca9685Model())
         rcd = connector.devices.get("rcd")
-        if rcd is not None and rcd.driver == "rdc_dd" and rcd.params.get("bus"):
-            _add_chip(wiring, rcd.params, Ads1115Model())
+        if rcd is not None and rcd.driver == "rdc_dd":
+            wiring.adc(rcd.params)
         imd = connector.devices.get("imd")
         if imd is not None and imd.driver == "bender_isocha425":
             model = BenderModel(connector.id, lambda: wiring.extras.get("world"))

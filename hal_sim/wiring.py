@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from drivers.params import normalise_port
@@ -87,11 +88,7 @@ class SimWiring:
         for connector in self.config.connectors:
             pilot = connector.devices.get("pilot")
             if pilot is not None and pilot.driver == "ads1115":
-                i2c = find_bus(self.config, "i2c", pilot.params["bus"])
-                if i2c is not None:
-                    smbus = self.smbus(int(i2c.params["bus"]))
-                    if smbus.device(pilot.params["address"]) is None:
-                        smbus.add_device(pilot.params["address"], Ads1115Model())
+                self.adc(pilot.params)
             meter = connector.devices.get("meter")
             if meter is not None and meter.driver == "sdm630":
                 self._add_modbus_device(meter.params["bus"], meter.params["address"], Sdm630Model())
@@ -111,16 +108,10 @@ class SimWiring:
         for connector in self.config.connectors:
             cable = connector.devices.get("cable")
             if cable is not None and cable.driver == "pt1000_ads1115":
-                i2c = find_bus(self.config, "i2c", cable.params["bus"])
-                if i2c is not None:
-                    smbus = self.smbus(int(i2c.params["bus"]))
-                    address = int(cable.params["address"])
-                    if smbus.device(address) is None:
-                        smbus.add_device(address, Ads1115Model())
-                    adc = smbus.device(address)
-                    if isinstance(adc, Ads1115Model):
-                        self.cables[connector.id] = CableCircuit(
-                            connector.id, cable.params, adc, self._world)
+                adc = self.adc(cable.params)
+                if adc is not None:
+                    self.cables[connector.id] = CableCircuit(
+                        connector.id, cable.params, adc, self._world)
             cooler = connector.devices.get("cooler")
             if cooler is not None and cooler.driver == "modbus":
                 model = CoolerModel(connector.id, self._world)
@@ -192,6 +183,20 @@ class SimWiring:
         if bus not in self._smbuses:
             self._smbuses[bus] = FakeSMBus(bus)
         return self._smbuses[bus]
+
+    def adc(self, params: Mapping[str, Any]) -> Ads1115Model | None:
+        """The ADS1115 at a driver section's ``bus`` / ``address``, put there by the
+        first of its users (several drivers may read inputs of one chip); None when the
+        section names no I2C bus or another chip sits at the address."""
+        bus = find_bus(self.config, "i2c", str(params.get("bus", "")))
+        if bus is None:
+            return None
+        smbus = self.smbus(int(bus.params["bus"]))
+        address = int(params["address"])
+        if smbus.device(address) is None:
+            smbus.add_device(address, Ads1115Model())
+        chip = smbus.device(address)
+        return chip if isinstance(chip, Ads1115Model) else None
 
     def modbus_device(self, bus_name: str, device_id: int) -> ModbusDeviceModel | None:
         return self._modbus_models.get((bus_name, device_id))
