@@ -89,10 +89,7 @@ class AcrelDjsf1352Meter:
 
     async def start(self) -> None:
         """Borrow the bus (the first read is the first contact with the meter)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no Modbus bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "Modbus")
         logger.info("connector %d: Acrel DJSF1352-RN at id %d on bus %s", self._cid,
                     self._address, self._bus_name)
 

@@ -105,10 +105,7 @@ class Adxl345Tilt:
 
     async def start(self) -> None:
         """Borrow the bus and start measuring (a silent part is retried on first read)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no I2C bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "I2C")
         try:
             await self._configure()
         except DeviceSilent as exc:

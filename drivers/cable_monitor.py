@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from drivers import ads1115
 from drivers.context import DriverContext
-from drivers.errors import DeviceFaulted, DeviceSilent
+from drivers.errors import DeviceFaulted
 from drivers.i2c import I2CBus
 from drivers.interfaces_station import CableFault
 from drivers.params import Param, adc_address, adc_channels
@@ -72,10 +72,7 @@ class Pt1000CableMonitor:
 
     async def start(self) -> None:
         """Borrow the I2C bus (the ADC is not touched until the first reading)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no I2C bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "I2C")
         if self._to_c <= self._from_c:
             logger.warning("connector %d: cable derate_to_c %.1f not above derate_from_c "
                            "%.1f: no derating ramp", self._cid, self._to_c, self._from_c)

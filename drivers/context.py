@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.errors import DeviceSilent
 from drivers.wiring import Wiring
 
 
@@ -25,3 +26,11 @@ class DriverContext:
     where: str = ""
     buses: Mapping[str, Any] = field(default_factory=dict)
     monotonic: Callable[[], float] = time.monotonic
+
+    def bus(self, name: str, kind: str) -> Any:
+        """Borrow the bus named ``name`` (``kind`` for the message: "I2C", "Modbus").
+        Raises ``DeviceSilent`` when the station has no such bus."""
+        try:
+            return self.buses[name]
+        except KeyError:
+            raise DeviceSilent(f"{self.where}: no {kind} bus {name!r}") from None

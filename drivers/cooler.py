@@ -113,10 +113,7 @@ class ModbusCableCooler:
 
     async def start(self) -> None:
         """Borrow the bus (a silent unit is found by the first polls, not here)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no Modbus bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "Modbus")
         logger.info("connector %d: cable cooler id %d on bus %s", self._cid, self._address,
                     self._bus_name)
 

@@ -123,10 +123,7 @@ class Hd44780Display:
 
     async def start(self) -> None:
         """Borrow the bus and initialise the LCD, blank (retried on first use if silent)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no I2C bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "I2C")
         try:
             await self._refresh()
         except DeviceSilent as exc:

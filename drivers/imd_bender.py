@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Final, NoReturn
 
 from drivers.context import DriverContext
 from drivers.doors import LEVELS, SupervisedContacts
-from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
+from drivers.errors import DeviceFaulted, DriverError
 from drivers.interfaces import ImdFault
 from drivers.modbus import ModbusBus
 from drivers.params import Param, modbus_address, pin
@@ -144,10 +144,7 @@ class BenderIsoCha425:
     async def start(self) -> None:
         """Borrow the bus, claim the relay input, write the thresholds (retried on first
         use when the device does not answer now: a silent IMD must not stop the station)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no Modbus bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "Modbus")
         if self._alarm_kohm > self._prealarm_kohm:
             logger.warning("connector %d: IMD alarm threshold above the prewarning one",
                            self._cid)

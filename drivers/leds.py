@@ -140,10 +140,7 @@ class Pca9685Ring:
 
     async def start(self) -> None:
         """Borrow the bus and set the chip up, ring off (retried on first use if silent)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no I2C bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "I2C")
         try:
             await self.set_color((0, 0, 0))
         except DeviceSilent as exc:

@@ -91,10 +91,7 @@ class HBridgeLock:
     async def start(self) -> None:
         """Borrow the I2C bus (with sensing) and claim the pins (motor off)."""
         if self._bus_name:
-            try:
-                self._bus = self._ctx.buses[self._bus_name]
-            except KeyError:
-                raise DeviceSilent(f"{self._ctx.where}: no I2C bus {self._bus_name!r}") from None
+            self._bus = self._ctx.bus(self._bus_name, "I2C")
         self._lock_out = gpio.output_device(self._ctx, self._lock_pin)
         self._unlock_out = gpio.output_device(self._ctx, self._unlock_pin)
         self._fb = gpio.input_device(

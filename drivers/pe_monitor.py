@@ -64,10 +64,7 @@ class Ads1115PeMonitor:
     async def start(self) -> None:
         """Borrow the I2C bus and take a first reading (only logged: the station monitor
         reports what it finds, a silent front end included)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no I2C bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "I2C")
         try:
             ohm = await self.read_ohm()
         except (DeviceSilent, DeviceFaulted) as exc:

@@ -73,10 +73,7 @@ class Ads1115Pilot:
 
     async def start(self) -> None:
         """Borrow the I2C bus and claim the PWM pin at +12 V (100 %: state A/B)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no I2C bus named {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "I2C")
         self._duty = 100.0
         self._pwm = gpio.pwm_device(
             self._ctx, self._pwm_pin, frequency_hz=self._frequency_hz, value=1.0

@@ -80,10 +80,7 @@ class RdcDd(GpioRcd):
     async def start(self) -> None:
         """Borrow the I2C bus (if a reading is configured) and claim the pins."""
         if self._bus_name:
-            try:
-                self._bus = self._ctx.buses[self._bus_name]
-            except KeyError:
-                raise DeviceSilent(f"{self._ctx.where}: no I2C bus {self._bus_name!r}") from None
+            self._bus = self._ctx.bus(self._bus_name, "I2C")
         await super().start()
         if self._reset_pin >= 0:
             try:

@@ -68,10 +68,7 @@ class Tmp117:
 
     async def start(self) -> None:
         """Borrow the bus and check the part (a silent sensor is retried on first read)."""
-        try:
-            self._bus = self._ctx.buses[self._bus_name]
-        except KeyError:
-            raise DeviceSilent(f"{self._ctx.where}: no I2C bus {self._bus_name!r}") from None
+        self._bus = self._ctx.bus(self._bus_name, "I2C")
         try:
             await self._identify()
         except DeviceSilent as exc:
