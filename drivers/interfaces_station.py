@@ -228,6 +228,12 @@ class CoolerStatus:
     flow_l_min: float
     faults: frozenset[CoolerFault] = frozenset()
 
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready, the faults as a sorted list (status pages, the simulator's state)."""
+        return {"pump_running": self.pump_running, "fan_running": self.fan_running,
+                "coolant_c": self.coolant_c, "flow_l_min": self.flow_l_min,
+                "faults": sorted(f.value for f in self.faults)}
+
 
 class CableCooler(Protocol):
     """The cooling unit of a liquid-cooled DC charging cable."""

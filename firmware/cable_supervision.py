@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
+from drivers.errors import DriverError
 from drivers.interfaces_station import CoolerStatus
 from firmware.faults import Condition
 
@@ -78,7 +78,7 @@ class CableSupervision:
         while True:
             try:
                 temperatures = await cable.read_c()
-            except (DeviceFaulted, DeviceSilent) as exc:
+            except DriverError as exc:  # a sensor open or shorted, the ADC silent
                 failures += 1
                 self.temperatures_c = ()
                 if failures == CABLE_FAULT_AFTER:
@@ -111,21 +111,14 @@ class CableSupervision:
         while True:
             try:
                 await cooler.run(self._on_cooler)
-            except (DeviceFaulted, DeviceSilent) as exc:
-                self.cooler = None
-                self._fault(Condition.COOLER_FAULT, f"cooler: {exc}")
-            except DriverError as exc:  # anything else the bus says: the unit is not usable
+            except DriverError as exc:  # a fault bit, low flow, silent, or a bus error
                 self.cooler = None
                 self._fault(Condition.COOLER_FAULT, f"cooler: {exc}")
             await asyncio.sleep(COOLER_RETRY_S)
 
     def cooler_state(self) -> dict[str, object] | None:
         """The last good cooler reading for the status page (None: no cooler, or none)."""
-        s = self.cooler
-        if s is None:
-            return None
-        return {"pump_running": s.pump_running, "fan_running": s.fan_running,
-                "coolant_c": s.coolant_c, "flow_l_min": s.flow_l_min}
+        return None if self.cooler is None else self.cooler.as_json()
 
     def _on_cooler(self, status: CoolerStatus) -> None:
         self.cooler = status

@@ -34,7 +34,7 @@ from firmware.faults import Catalogue, Condition
 from firmware.hardware import ConnectorDevices
 from firmware.pilot import PilotDetector, PilotState, read_pp
 from firmware.ports import CentralSystemLink, MeterSnapshot, StatusReport, TxHandle
-from firmware.safety import InterlockOpen, Safety
+from firmware.safety import InterlockOpen, Safety, follow_input
 from firmware.session import create_session
 from firmware.session_events import (
     Action,
@@ -204,9 +204,7 @@ class ConnectorController:
             if d.pilot is not None:
                 self.start_task(tg, "pilot", d.pilot.run(self._on_pilot_sample))
             if d.rcd is not None:
-                d.rcd.subscribe(self._on_rcd)
-                if d.rcd.tripped:  # tripped before we started: no edge will tell us
-                    self._on_rcd(True)
+                follow_input(d.rcd.subscribe, d.rcd.tripped, self._on_rcd)
             self.start_task(tg, "meter", self._meter_loop())
             self.start_task(tg, "timers", self._timer_loop())
             self.start_task(tg, "supervise", self._supervise_loop())
@@ -506,8 +504,10 @@ class ConnectorController:
             if lock:
                 self.dispatch(LockResult(False))
             return
-        self.end_fault(Condition.LOCK_FAILED_SESSION)
-        self.end_fault(Condition.LOCK_OVER_CURRENT)  # (both clear on replug: marked gone)
+        # The lock moved: every lock fault a session can raise has ended (each clears
+        # by its own recovery: replug, or a reset for the AC list's 211).
+        for condition in (Condition.LOCK_FAILED_SESSION, *LOCK_FAULT_CONDITIONS.values()):
+            self.end_fault(condition)
         if lock:
             self.dispatch(LockResult(True))
 

@@ -18,6 +18,7 @@ from drivers.interfaces import EvStatus
 from firmware.cable_supervision import CableSupervision
 from firmware.config import ConnectorKind
 from firmware.faults import EV_COMM_CONDITIONS, Condition
+from firmware.safety import follow_input
 from firmware.session_events import (
     Action,
     EvUpdate,
@@ -59,9 +60,7 @@ class DcControl:
             d.ev_comm.subscribe(self.on_ev)
             self.on_ev(d.ev_comm.status())
         if d.imd is not None:
-            d.imd.subscribe(self._on_imd_alarm)
-            if d.imd.alarm:  # alarm before we started: no edge will tell us
-                self._on_imd_alarm(True)
+            follow_input(d.imd.subscribe, d.imd.alarm, self._on_imd_alarm)
         self.c.start_task(tg, "control loop", self._control_loop())
         self.c.start_task(tg, "stack worker", self._stack_worker())
         self.cable.start(tg)  # cable sensors (20) and cooling unit (21), where fitted

@@ -30,6 +30,16 @@ Interlock = Callable[[], str | None]
 """Returns None when the interlock holds, else why it does not (e.g. "RCD tripped")."""
 
 
+def follow_input(subscribe: Callable[[Callable[[bool], None]], None], active: bool,
+                 on_change: Callable[[bool], None]) -> None:
+    """Hear a trip input's changes (RCD, IMD alarm, doors, stop button) and act on its
+    level now: an input already active when the station starts (a Reset, a power cycle
+    with the RCD still tripped) gives no edge, so it would hold its interlock unreported."""
+    subscribe(on_change)
+    if active:
+        on_change(True)
+
+
 @dataclass
 class _Guarded:
     contactor: Contactor

@@ -31,7 +31,7 @@ from drivers.interfaces import MeterReading, ReaderFault
 from drivers.interfaces_station import ModemInfo, TiltReading
 from firmware.fault_book import FaultBook
 from firmware.faults import Condition, Effect
-from firmware.safety import Safety
+from firmware.safety import Safety, follow_input
 from firmware.station_devices import StationDevices
 from firmware.station_pe import PeSupervision, PeVerdict
 
@@ -122,13 +122,9 @@ class StationMonitor:
     def _subscribe(self) -> None:
         d = self.devices
         if d.doors is not None:
-            d.doors.subscribe(self._on_doors)
-            if d.doors.open:  # open at start: no edge will tell us
-                self._on_doors(True)
+            follow_input(d.doors.subscribe, d.doors.open, self._on_doors)
         if d.stop_button is not None:
-            d.stop_button.subscribe(self._on_stop_button)
-            if d.stop_button.pressed:
-                self._on_stop_button(True)
+            follow_input(d.stop_button.subscribe, d.stop_button.pressed, self._on_stop_button)
 
     async def run(self) -> None:
         """Supervise until cancelled (every check in one TaskGroup)."""

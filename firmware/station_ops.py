@@ -93,12 +93,11 @@ class StationOps:
             log.info("connector %d: UnlockConnector: no lock (tethered cable)", connector_id)
             return "NotSupported"
         dc = connector.session if isinstance(connector.session, DcSession) else None
-        if connector.tx is not None:
-            # The session opens the contactor first (synchronously) and ends the transaction.
-            log.info("connector %d: UnlockConnector stops the transaction", connector_id)
+        if connector.tx is not None or dc is not None:
+            # The session opens the contactor first (synchronously) and ends the
+            # transaction; on DC it also drops an authorization, so nothing locks again.
+            log.info("connector %d: UnlockConnector stops the session", connector_id)
             connector.stop(StopReason.UNLOCK_COMMAND)
-        elif dc is not None:
-            connector.stop(StopReason.UNLOCK_COMMAND)  # drops an authorization: no new lock
         try:
             async with asyncio.timeout(UNLOCK_TIMEOUT_S):
                 # DC: ramp-down, contactor open, no voltage on the cable before it opens.

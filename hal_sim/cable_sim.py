@@ -164,7 +164,4 @@ class CoolerModel(ModbusDeviceModel):
         return dict(enumerate(encode_status(self.status())))
 
     def state(self) -> dict[str, Any]:
-        s = self.status()
-        return {"pump_running": s.pump_running, "fan_running": s.fan_running,
-                "coolant_c": s.coolant_c, "flow_l_min": s.flow_l_min,
-                "faults": sorted(f.value for f in s.faults), "silent": self.silent}
+        return {**self.status().as_json(), "silent": self.silent}
