@@ -99,7 +99,7 @@ def example_station(station_id: str = "TEST-ST-1", lock_sensing: bool = False
     motor current (ADS1115 0x49 ch 3 on "main", longer pulses)."""
     c1 = "connectors[1]"
     sensing: dict[str, Any] = (
-        dict(bus="main", address=0x49, channel=3, pulse_ms=200, blanking_ms=15, sample_ms=2)
+        dict(bus="main", address=0x49, channel=3, pulse_ms=600, blanking_ms=15, sample_ms=2)
         if lock_sensing else dict(pulse_ms=30)
     )
     return station(
@@ -429,7 +429,7 @@ class SimLockRig(LockRig):
         self._pins = (st.wiring.pins, params["lock_pin"], params["unlock_pin"])
         circuit = st.hw.connector(1).lock
         assert circuit is not None
-        # The test station pulses for 30 ms (200 ms with sensing, judged after 15 ms).
+        # The test station pulses for 30 ms (600 ms with sensing, judged after 15 ms).
         circuit.travel_s = 0.04 if self.bus is not None else 0.01
         self.pulse_s = params["pulse_ms"] / 1000.0
         self.circuit = circuit
