@@ -8,7 +8,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -20,23 +20,19 @@ from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.interfaces_station import SensorFault
 from drivers.pe_monitor import Ads1115PeMonitor
 from drivers.registry import driver_class
-from firmware.clock import ManualClock
 from firmware.config import load_station
 from firmware.config.model import ConnectorConfig, ConnectorKind, Identity, StationConfig
-from firmware.fault_book import FaultBook
-from firmware.faults import Condition, default_catalogue
-from firmware.safety import InterlockOpen, Safety
-from firmware.station_devices import StationDevices
-from firmware.station_monitor import MonitorPeriods, StationMonitor
+from firmware.faults import Condition
+from firmware.safety import InterlockOpen
 from firmware.station_pe import PeSupervision, PeVerdict
 from hal_sim import faults as sim_faults
 from hal_sim.circuits import SimHardware
 from hal_sim.pe_sim import HEALTHY_PE_OHM, PeCircuit
-from hal_sim.station_circuits import StationCircuits
 from hal_sim.wiring import SimWiring
 from hal_sim.world import World
 from tests.conftest import AC_STATION, DC_STATION
 from tests.hil_bench import bench_from_env
+from tests.monitor_env import MonitorEnv, make_monitor_env
 from tests.station_configs import dev, rig_station
 
 if TYPE_CHECKING:
@@ -257,70 +253,36 @@ def monitor_station() -> StationConfig:
     )
 
 
-@dataclass
-class Env:
-    wiring: SimWiring
-    circuit: PeCircuit
-    devices: StationDevices
-    contactor: Any
-    safety: Safety
-    faults: FaultBook
-    monitor: StationMonitor
-    bus: Any
-
-    def codes(self) -> set[str]:
-        return {f.fault.code for f in self.faults.active}
-
-    async def polls(self, *ohms: float) -> None:
-        for ohm in ohms:
-            self.circuit.set_ohm(ohm)
-            await self.monitor.poll_pe()
+Env = MonitorEnv
 
 
-async def make_env(thresholds: dict[str, float] | None = None) -> Env:
-    config = monitor_station()
-    clock = ManualClock()
-    wiring = SimWiring(config)
-    hw = SimHardware.build(config, wiring)
-    assert isinstance(hw.station, StationCircuits) and hw.station.pe_monitor is not None
-    bus_cfg = config.buses["main"]
-    bus = driver_class("bus.i2c", "smbus")(
-        bus_cfg.params, DriverContext(wiring, 0, bus_cfg.key, {}, time.monotonic))
-    await bus.start()
-    devices = StationDevices.build(config, wiring, {"main": bus}, clock.monotonic)
-    await devices.start()
-    contactor_cfg = config.connector(1).devices["contactor"]
-    contactor = driver_class("contactor", "gpio")(
-        contactor_cfg.params, DriverContext(wiring, 1, contactor_cfg.key, {}, clock.monotonic)
-    )
-    await contactor.start()
-    safety = Safety()
-    safety.attach(1, contactor)
-    catalogue = default_catalogue().with_thresholds(thresholds or {})
-    faults = FaultBook(catalogue, 0, dc=False, now=clock.now)
-    monitor = StationMonitor(devices, safety, faults, catalogue.thresholds,
-                             stop_sessions=lambda _reason: None, monotonic=clock.monotonic,
-                             periods=MonitorPeriods(pe_s=0.01))
-    return Env(wiring, hw.station.pe_monitor, devices, contactor, safety, faults, monitor,
-               bus)
+def pe(env: Env) -> PeCircuit:
+    """The simulated PE front end."""
+    assert env.sim.pe_monitor is not None
+    return env.sim.pe_monitor
+
+
+async def polls(env: Env, *ohms: float) -> None:
+    """One poll of the monitor at each earth-loop resistance."""
+    for ohm in ohms:
+        pe(env).set_ohm(ohm)
+        await env.monitor.poll_pe()
 
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    environment = await make_env()
+    environment = await make_monitor_env(monitor_station())
     try:
         yield environment
     finally:
-        environment.contactor.release()
-        await environment.devices.close()
-        environment.bus.close()
+        await environment.close()
 
 
 async def test_earth_loop_above_100_ohm_makes_everything_safe_and_blocks(env: Env) -> None:
-    await env.polls(HEALTHY_PE_OHM)
+    await polls(env, HEALTHY_PE_OHM)
     assert env.monitor.state()["pe_ohm"] == pytest.approx(HEALTHY_PE_OHM, abs=0.2)
     env.safety.close(1)
-    await env.polls(150.0)
+    await polls(env, 150.0)
     assert env.contactor.commanded_closed is False  # power first ...
     assert env.codes() == {"201"}  # ... then the report on connector 0
     assert env.faults.active[0].info == "PE connection, check protective earth wiring."
@@ -331,61 +293,60 @@ async def test_earth_loop_above_100_ohm_makes_everything_safe_and_blocks(env: En
 
 
 async def test_open_pe_raises_and_shows_open(env: Env) -> None:
-    await env.polls(math.inf)
+    await polls(env, math.inf)
     assert env.codes() == {"201"}
     assert env.monitor.state()["pe_ohm"] == "open"
 
 
 async def test_unstable_pe_stays_raised_until_good_readings_in_a_row(env: Env) -> None:
-    await env.polls(math.inf)
-    await env.polls(5.0, 5.0, 140.0, 5.0, 300.0, 5.0, 5.0, 120.0, 5.0, 5.0)
+    await polls(env, math.inf)
+    await polls(env, 5.0, 5.0, 140.0, 5.0, 300.0, 5.0, 5.0, 120.0, 5.0, 5.0)
     assert env.codes() == {"201"}
     with pytest.raises(InterlockOpen):
         env.safety.close(1)
-    await env.polls(5.0)  # the third good reading in a row
+    await polls(env, 5.0)  # the third good reading in a row
     assert env.codes() == set()
     env.safety.close(1)
     assert env.contactor.commanded_closed
 
 
 async def test_unreadable_monitor_neither_raises_nor_clears(env: Env) -> None:
-    env.circuit.adc.silent = True
+    pe(env).adc.silent = True
     await env.monitor.poll_pe()
     assert env.codes() == set()
     assert "pe_monitor" in env.monitor.device_problems
     assert env.monitor.state()["pe_ohm"] is None
-    env.circuit.adc.silent = False
-    await env.polls(math.inf)
-    env.circuit.set_ohm(5.0)
+    pe(env).adc.silent = False
+    await polls(env, math.inf)
+    pe(env).set_ohm(5.0)
     await env.monitor.poll_pe()
     await env.monitor.poll_pe()
-    env.circuit.adc.silent = True  # breaks the run of good readings
+    pe(env).adc.silent = True  # breaks the run of good readings
     await env.monitor.poll_pe()
-    env.circuit.adc.silent = False
-    await env.polls(5.0, 5.0)
+    pe(env).adc.silent = False
+    await polls(env, 5.0, 5.0)
     assert env.codes() == {"201"}
-    await env.polls(5.0)
+    await polls(env, 5.0)
     assert env.codes() == set()
     assert env.monitor.device_problems == {}
 
 
 async def test_the_limit_is_the_catalogue_threshold() -> None:
-    environment = await make_env({"pe_resistance_max_ohm": 50.0})
+    environment = await make_monitor_env(monitor_station(),
+                                         thresholds={"pe_resistance_max_ohm": 50.0})
     try:
-        await environment.polls(60.0)
+        await polls(environment, 60.0)
         assert environment.codes() == {"201"}
     finally:
-        environment.contactor.release()
-        await environment.devices.close()
-        environment.bus.close()
+        await environment.close()
 
 
 async def test_run_checks_the_pe(env: Env) -> None:
-    env.circuit.set_ohm(math.inf)
+    pe(env).set_ohm(math.inf)
     task = asyncio.create_task(env.monitor.run())
     try:
         await _eventually(lambda: env.faults.is_active(Condition.PE_MISSING))
-        env.circuit.set_ohm(HEALTHY_PE_OHM)
+        pe(env).set_ohm(HEALTHY_PE_OHM)
         await _eventually(lambda: not env.faults.is_active(Condition.PE_MISSING))
     finally:
         task.cancel()

@@ -5,33 +5,23 @@ safety supervisor as the catalogue says."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 import pytest
 
-from drivers.context import DriverContext
 from drivers.interfaces import MeterReading
-from drivers.registry import driver_class
-from firmware.clock import ManualClock
 from firmware.config.model import (
     ConnectorConfig,
     ConnectorKind,
     Identity,
     StationConfig,
 )
-from firmware.fault_book import FaultBook
-from firmware.faults import Condition, default_catalogue
-from firmware.safety import InterlockOpen, Safety
-from firmware.station_devices import StationDevices
-from firmware.station_monitor import MonitorPeriods, StationMonitor
-from hal_sim.circuits import SimHardware
-from hal_sim.station_circuits import StationCircuits
-from hal_sim.wiring import SimWiring
+from firmware.faults import Condition
+from firmware.safety import InterlockOpen
+from firmware.station_monitor import MonitorPeriods
+from tests.monitor_env import MonitorEnv, make_monitor_env
 from tests.station_configs import dev, rig_station
 
 
@@ -54,74 +44,18 @@ def monitor_station() -> StationConfig:
     )
 
 
-@dataclass
-class Env:
-    clock: ManualClock
-    wiring: SimWiring
-    sim: StationCircuits
-    devices: StationDevices
-    contactor: Any
-    safety: Safety
-    faults: FaultBook
-    monitor: StationMonitor
-    stopped: list[str] = field(default_factory=list)
-    changes: list[int] = field(default_factory=list)
-
-    def codes(self) -> set[str]:
-        return {f.fault.code for f in self.faults.active}
-
-
-async def make_env(dc: bool) -> tuple[Env, dict[str, Any]]:
-    config = monitor_station()
-    clock = ManualClock()
-    wiring = SimWiring(config)
-    await wiring.start()
-    hw = SimHardware.build(config, wiring)
-    buses: dict[str, Any] = {}
-    for name, bus in config.buses.items():
-        ctx = DriverContext(wiring, 0, bus.key, {}, time.monotonic)
-        buses[name] = driver_class(f"bus.{bus.kind}", bus.driver)(bus.params, ctx)
-        await buses[name].start()
-    devices = StationDevices.build(config, wiring, buses, clock.monotonic)
-    await devices.start()
-    contactor_cfg = config.connector(1).devices["contactor"]
-    contactor = driver_class("contactor", "gpio")(
-        contactor_cfg.params, DriverContext(wiring, 1, contactor_cfg.key, {}, clock.monotonic)
-    )
-    await contactor.start()
-    safety = Safety()
-    safety.attach(1, contactor)
-    faults = FaultBook(default_catalogue(), 0, dc=dc, now=clock.now)
-    stopped: list[str] = []
-    changes: list[int] = []
-    monitor = StationMonitor(
-        devices, safety, faults, default_catalogue().thresholds,
-        stop_sessions=stopped.append,
-        on_change=lambda: changes.append(1),
-        door_interlock=dc,
-        monotonic=clock.monotonic,
-        periods=MonitorPeriods(supervise_s=0.01, temperature_s=0.01, tilt_s=0.01,
-                               modem_s=0.05, door_closed_hold_s=2.0),
-    )
-    assert isinstance(hw.station, StationCircuits)
-    env = Env(clock, wiring, hw.station, devices, contactor, safety, faults, monitor,
-              stopped, changes)
-    return env, buses
+Env = MonitorEnv
+PERIODS = MonitorPeriods(supervise_s=0.01, temperature_s=0.01, tilt_s=0.01, modem_s=0.05,
+                         door_closed_hold_s=2.0)
 
 
 @pytest.fixture(params=[True, False], ids=["dc", "ac"])
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
-    environment, buses = await make_env(dc=request.param)
+    environment = await make_monitor_env(monitor_station(), dc=request.param, periods=PERIODS)
     try:
         yield environment
     finally:
-        environment.contactor.release()
-        await environment.devices.close()
-        for bus in buses.values():
-            result = bus.close()
-            if asyncio.iscoroutine(result):
-                await result
-        await environment.wiring.stop()
+        await environment.close()
 
 
 @pytest.fixture
