@@ -3,27 +3,18 @@ before anything can be energised, unlocked only when nothing is live on the cabl
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from drivers.interfaces import EvStatus
-from firmware.config.model import ConnectorKind
-from firmware.dc_session import DcPhase, DcSession
+from firmware.dc_session import DcPhase
 from firmware.faults import Condition
 from firmware.pilot import PilotState
-from firmware.session import create_session
 from firmware.session_events import (
-    Action,
     Authorized,
     BeginTransaction,
     ChargePointStatus,
     CloseContactor,
-    Event,
-    EvUpdate,
     FaultRaised,
-    ImdSelfTestDone,
-    InsulationMeasured,
     Lock,
     LockResult,
     OpenContactor,
@@ -35,53 +26,15 @@ from firmware.session_events import (
     Unlock,
 )
 from tests.conftest import DC_STATION
+from tests.dc_rig import Rig as SessionRig
 from tests.tc_harness import CARD_A, charging, demo_station, until_tx_id
 
-EV = EvStatus(
-    connected=True,
-    ready=True,
-    target_voltage_v=400.0,
-    target_current_a=100.0,
-    max_voltage_v=450.0,
-    max_current_a=150.0,
-    battery_voltage_v=380.0,
-    power_delivery=True,
-)
 
+class Rig(SessionRig):
+    """A DC session on a connector with a lock (``has_lock=False``: without one)."""
 
-class Rig:
     def __init__(self, has_lock: bool = True) -> None:
-        session = create_session(ConnectorKind.CCS, 125.0, max_voltage_v=920.0,
-                                 max_power_w=50_000)
-        assert isinstance(session, DcSession)
-        session.has_lock = has_lock
-        self.s = session
-        self.t = 1000.0
-        self.log: list[Action] = []
-
-    def __call__(self, event: Event) -> list[Action]:
-        out = self.s.handle(event, self.t)
-        self.log.extend(out)
-        return out
-
-    def ev(self, **changes: object) -> list[Action]:
-        return self(EvUpdate(dataclasses.replace(EV, **changes)))  # type: ignore[arg-type]
-
-    def authorized(self) -> list[Action]:
-        self(PilotChanged(PilotState.B))
-        self.ev(ready=False)
-        return self(Authorized("TAG"))
-
-    def to_charging(self) -> None:
-        assert Lock() in self.authorized()
-        assert BeginTransaction("TAG", False, False) in self(LockResult(True))
-        self.ev()
-        self(OutputMeasured(0.0, 0.0))
-        self(ImdSelfTestDone(True))
-        self(OutputMeasured(495.0, 0.0))
-        self(InsulationMeasured(5e6))
-        self(OutputMeasured(385.0, 0.0))
-        assert self.s.phase is DcPhase.CHARGING
+        super().__init__(has_lock=has_lock)
 
 
 def test_locks_on_authorization_and_begins_only_when_locked() -> None:

@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from drivers.interfaces import EvCommError, EvStatus
+from drivers.interfaces import EvCommError
 from firmware.config.model import ConnectorKind
 from firmware.dc_session import DcPhase, DcSession
 from firmware.pilot import PilotState
@@ -45,74 +45,11 @@ from firmware.session_events import (
     StatusChanged,
     StopRequested,
 )
+from tests.dc_rig import EV, Rig
 
 S = ChargePointStatus
 K = SessionFaultKind
-EV = EvStatus(
-    connected=True,
-    ready=True,
-    target_voltage_v=400.0,
-    target_current_a=100.0,
-    max_voltage_v=450.0,
-    max_current_a=150.0,
-    battery_voltage_v=380.0,
-)
 SHUTDOWN = [StackOff(), OpenContactor()]
-
-
-class Rig:
-    def __init__(self, kind: ConnectorKind = ConnectorKind.CCS, max_voltage_v: float = 920.0):
-        session = create_session(kind, 125.0, max_voltage_v=max_voltage_v, max_power_w=50_000)
-        assert isinstance(session, DcSession)
-        self.s = session
-        self.t = 1000.0
-
-    def __call__(self, event: Event) -> list[Action]:
-        return self.s.handle(event, self.t)
-
-    def at(self, dt: float) -> list[Action]:
-        self.t += dt
-        return self.s.poll(self.t)
-
-    def plug(self) -> list[Action]:
-        if self.s.has_pilot:
-            return self(PilotChanged(PilotState.B))
-        return self(PlugPresent(True))
-
-    def ev(self, **changes: object) -> list[Action]:
-        return self(EvUpdate(dataclasses.replace(EV, **changes)))  # type: ignore[arg-type]
-
-    def to_wait_ev(self) -> None:
-        self.plug()
-        self.ev(ready=False)
-        self(Authorized("TAG"))
-        assert self.s.phase is DcPhase.WAIT_EV
-
-    def to_cable_check(self) -> None:
-        self.to_wait_ev()
-        self.ev()
-        self(OutputMeasured(0.0, 0.0))
-        self(ImdSelfTestDone(True))
-        assert self.s.phase is DcPhase.CABLE_CHECK
-
-    def to_precharge(self) -> None:
-        self.to_cable_check()
-        self(OutputMeasured(495.0, 0.0))
-        self(InsulationMeasured(5e6))
-        assert self.s.phase is DcPhase.PRECHARGE
-
-    def to_charging(self) -> None:
-        self.to_precharge()
-        self(OutputMeasured(385.0, 0.0))
-        assert self.s.phase is DcPhase.PRECHARGE  # the EV has not closed its contactors
-        self.ev(power_delivery=True)
-        assert self.s.phase is DcPhase.CHARGING
-
-    def to_weld_check(self) -> None:
-        self.to_charging()
-        self(StopRequested("Local"))
-        self(OutputMeasured(400.0, 0.5))
-        assert self.s.phase is DcPhase.WELD_CHECK
 
 
 @pytest.fixture
