@@ -11,8 +11,9 @@ from hypothesis import settings
 
 from firmware.csms_demo import DemoCsms, serve
 
-# Test modules import the rigs both as names and as a plugin: rewrite their asserts.
-pytest.register_assert_rewrite("tests.station_fixtures", "tests.loop_guard")
+# Helper modules with asserts of their own (rigs, environments): rewrite those too, so a
+# failing step shows its values (station_fixtures is also imported as a plugin).
+pytest.register_assert_rewrite("tests.station_fixtures", "tests.dc_rig", "tests.monitor_env")
 
 # CI runs the property tests on a fixed seed: a red build must be reproducible from the
 # commit alone, and a bug found by a new random draw is found by a soak run

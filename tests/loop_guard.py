@@ -46,8 +46,13 @@ class LoopGuard:
         self._undo: list[tuple[Any, str, Any]] = []
 
     def _on_loop(self) -> bool:
-        return (threading.get_ident() == self._thread
-                and asyncio.events._get_running_loop() is not None)
+        if threading.get_ident() != self._thread:
+            return False
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False  # the thread, but no loop running (set-up, tear-down)
+        return True
 
     def _record(self, what: str) -> None:
         frames = [f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:"
