@@ -53,6 +53,19 @@ class Subscription:
         return self.predicate is None or self.predicate(msg)
 
 
+async def release_can(notifier: can.Notifier | None, bus: Any) -> bool:
+    """Stop ``notifier`` (its thread joined off the loop), then shut ``bus`` down; the bus
+    is released even when this is cancelled (the notifier then stops by itself). Returns
+    whether there was a bus."""
+    try:
+        if notifier is not None:
+            await asyncio.to_thread(notifier.stop, 1.0)
+    finally:
+        if bus is not None:
+            bus.shutdown()
+    return bus is not None
+
+
 class CanBusOwner:
     """A CAN bus as its drivers see it: subscribe to received frames, send frames.
 
@@ -102,13 +115,8 @@ class CanBusOwner:
         """Stop receiving and release the bus. The notifier thread is joined off the loop."""
         notifier, self._notifier = self._notifier, None
         bus, self._bus = self._bus, None
-        try:
-            if notifier is not None:
-                await asyncio.to_thread(notifier.stop, 1.0)
-        finally:  # released even when the close is cancelled (the notifier stops itself)
-            if bus is not None:
-                bus.shutdown()
-                logger.info("%s: CAN %s closed", self.name, self.channel)
+        if await release_can(notifier, bus):
+            logger.info("%s: CAN %s closed", self.name, self.channel)
 
     # ------------------------------------------------------------------ frames
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import can
 
+from drivers.can_bus import release_can
 from drivers.infypower import (
     BIT_FOR_FAULT,
     BROADCAST,
@@ -146,12 +147,7 @@ class CanStackSim:
     async def stop(self) -> None:
         notifier, self._notifier = self._notifier, None
         bus, self._bus = self._bus, None
-        try:
-            if notifier is not None:
-                await asyncio.to_thread(notifier.stop, 1.0)
-        finally:  # released even when the close is cancelled (the notifier stops itself)
-            if bus is not None:
-                bus.shutdown()
+        await release_can(notifier, bus)
 
     # ------------------------------------------------------------------ fault injection
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import can
 import pytest
 
-from drivers.can_bus import CanBusOwner
+from drivers.can_bus import CanBusOwner, release_can
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
 from drivers.infypower import (
@@ -311,3 +311,17 @@ async def test_missing_modules_and_overlapping_groups() -> None:
             await rig.start()
     finally:
         await rig.stop()
+
+
+async def test_a_cancelled_close_still_releases_the_can_bus() -> None:
+    """A station stopping under a deadline may cancel a CAN close while the notifier
+    thread is being joined: the bus is shut down all the same (python-can warns "was not
+    properly shut down" otherwise, and a SocketCAN socket would stay open)."""
+    bus = can.Bus(interface="virtual", channel="release-test")
+    notifier = can.Notifier(bus, [], timeout=0.05, loop=asyncio.get_running_loop())
+    task = asyncio.create_task(release_can(notifier, bus))
+    await asyncio.sleep(0)  # in the join now
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert bus._is_shutdown  # python-can's own flag: shutdown() ran
