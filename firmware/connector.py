@@ -315,18 +315,34 @@ class ConnectorController:
         if state in (PilotState.B, PilotState.C, PilotState.D):
             self._check_cable(sample.pp_ohm)
         elif state == PilotState.A:
-            if self.session.ev_present:
-                self.count_plug_cycle()
             self._cable_a = None
-            # One report for the whole change: the session leaving Faulted and the
-            # replug faults going must not show as "Faulted, NoError" in between.
             with self._one_report():
-                self.dispatch(PilotChanged(state))
-                for fault in self.faults.unplugged():
-                    self._fault_cleared(fault)
+                if self.session.ev_present:
+                    self.ev_left(PilotChanged(state))
+                else:  # back from our own state F (the safe path): nobody left
+                    self.dispatch(PilotChanged(state))
                 self.end_fault(Condition.PP_OUT_OF_RANGE)
             return
         self.dispatch(PilotChanged(state))
+
+    def ev_left(self, event: Event) -> None:
+        """The EV was unplugged (``event``: the pilot back at A, the CHAdeMO plug out): a
+        plug cycle, and the faults that clear on replug go, in one status report (the
+        session leaving Faulted and the faults going must not show as "Faulted, NoError"
+        in between)."""
+        self.count_plug_cycle()
+        with self._one_report():
+            self.dispatch(event)
+            for fault in self.faults.unplugged(still=self._still_present):
+                self._fault_cleared(fault)
+
+    def _still_present(self, condition: Condition) -> bool:
+        """A fault's condition read from a trip input that still holds it: such a fault
+        outlives a replug (an insulation alarm does not end with the EV leaving)."""
+        d = self.devices
+        if condition is Condition.INSULATION:
+            return d.imd is not None and d.imd.alarm
+        return False
 
     def count_plug_cycle(self) -> None:
         """The cable was plugged into a car and out again: one cycle (DC manual 4.2.2)."""

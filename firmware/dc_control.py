@@ -73,8 +73,9 @@ class DcControl:
             previous is None or previous.connected != status.connected
         ):
             if previous is not None and previous.connected and not status.connected:
-                self.c.count_plug_cycle()
-            self.c.dispatch(PlugPresent(status.connected))
+                self.c.ev_left(PlugPresent(False))
+            else:
+                self.c.dispatch(PlugPresent(status.connected))
         self._check_autocharge_id(status)
         if status.error is not None:
             self.c.raise_fault(EV_COMM_CONDITIONS[status.error])

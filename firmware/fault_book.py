@@ -86,12 +86,15 @@ class FaultBook:
         current.condition_gone = True
         return None
 
-    def unplugged(self) -> list[ActiveFault]:
-        """The EV left: faults that clear on replug (and whose condition ended) go."""
+    def unplugged(
+        self, still: Callable[[Condition], bool] = lambda _condition: False
+    ) -> list[ActiveFault]:
+        """The EV left: faults that clear on replug go, except those whose condition
+        ``still`` holds (read from an input that is still active)."""
         gone = [
             c
             for c, f in self._active.items()
-            if f.fault.recovery == Recovery.REPLUG
+            if f.fault.recovery == Recovery.REPLUG and not still(c)
         ]
         return [self._drop(c) for c in gone]
 
