@@ -5,11 +5,11 @@
 The example DC station's CCS connector (hal_sim/stations/dc.toml) with the real CAN bus
 owner, module pool and module-group stack on the simulator's virtual CAN bus, its
 simulated InfyPower modules answering and the pool polling them as in a station. A DC
-session (firmware.dc_session) is brought to CHARGING; then the EV asks for a new current
+session (firmware.session.dc_session) is brought to CHARGING; then the EV asks for a new current
 over and over. Each run measures from just before the EvUpdate is handed to the session
 to the moment the last module's set-point frame (command 0x1C) is sent on the bus (the
 virtual bus stamps each frame when it is sent). Between session and driver the actions
-go through one ordered command worker, as firmware/dc_control.py runs them.
+go through one ordered command worker, as firmware/connector/dc_control.py runs them.
 
 Target (development machine): p99 <= 10 ms.
 """
@@ -35,10 +35,9 @@ from drivers.interfaces import EvStatus
 from drivers.module_group import ModuleGroupStack
 from drivers.registry import driver_class
 from firmware.config import load_station
-from firmware.dc_session import DcPhase, DcSession
-from firmware.pilot import PilotState
-from firmware.session import create_session
-from firmware.session_events import (
+from firmware.session.ac_session import create_session
+from firmware.session.dc_session import DcPhase, DcSession
+from firmware.session.events import (
     Action,
     Authorized,
     EvUpdate,
@@ -48,7 +47,8 @@ from firmware.session_events import (
     PilotChanged,
     StackSetpoint,
 )
-from hal_sim.wiring import SimWiring
+from firmware.session.pilot_detector import PilotState
+from hal_sim.sim_wiring import SimWiring
 
 STATION = Path(__file__).resolve().parent.parent / "hal_sim" / "stations" / "dc.toml"
 CID = 1

@@ -31,7 +31,7 @@ import can
 from _csms import percentile
 
 from drivers.infypower import CMD_ON_OFF, CMD_SET, FrameId
-from firmware.gc_policy import settle_heap
+from firmware.app.gc_policy import settle_heap
 from hal_sim.runner import SimulatedStation
 
 STATION = Path(__file__).resolve().parent.parent / "hal_sim" / "stations" / "dc.toml"

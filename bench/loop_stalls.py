@@ -11,9 +11,9 @@ charges connector 1 ``--sessions`` times, and meanwhile measures:
   ``--slow-ms``; the slowest are printed with the task and code location.
 
 Target on a development machine: loop lag p99 under 5 ms, no station step over 20 ms.
-``tests/test_no_blocking.py`` checks the cause (no blocking call on the loop) without
+``tests/e2e/test_no_blocking.py`` checks the cause (no blocking call on the loop) without
 timing; this script measures the effect. The start-up heap is frozen as ``evse run``
-does (firmware.gc_policy).
+does (firmware.app.gc_policy).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from firmware.csms_demo import serve
-from firmware.gc_policy import release_heap, settle_heap
+from firmware.app.gc_policy import release_heap, settle_heap
+from hal_sim.csms_demo import serve
 from hal_sim.runner import SimulatedStation
 
 STATIONS = Path(__file__).resolve().parent.parent / "hal_sim" / "stations"

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _csms import percentile
 
-from firmware.gc_policy import settle_heap
+from firmware.app.gc_policy import settle_heap
 from hal_sim.runner import SimulatedStation
 
 

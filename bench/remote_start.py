@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _csms import percentile  # noqa: E402
 
-from firmware.gc_policy import settle_heap  # noqa: E402
+from firmware.app.gc_policy import settle_heap  # noqa: E402
 from hal_sim.runner import SimulatedStation  # noqa: E402
 
 STATION = ROOT / "hal_sim" / "stations" / "ac.toml"

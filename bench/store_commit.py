@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/store_commit.py [--dir /var/lib/evse] [--writes 500]
 
-The store (firmware/store.py) commits on the event loop thread, WAL with
+The store (firmware/storage/store.py) commits on the event loop thread, WAL with
 ``synchronous=FULL``: every write is on disk when it returns, and the loop waits for
 that fsync. This times the station's commonest writes, a MeterValues message queued
 and acknowledged (two commits) and a meter reading persisted, on a fresh store in
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from firmware.store import Store
+from firmware.storage.store import Store
 
 PAYLOAD = {"connectorId": 1, "transactionId": 42, "meterValue": [{
     "timestamp": "2026-11-21T12:00:00Z",

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _csms import BenchCsms, percentile
 
-from firmware.gc_policy import settle_heap
+from firmware.app.gc_policy import settle_heap
 from hal_sim.runner import SimulatedStation
 
 STATIONS = Path(__file__).resolve().parent.parent / "hal_sim" / "stations"

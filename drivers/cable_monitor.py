@@ -13,7 +13,7 @@ under the I2C bus lock (:meth:`drivers.i2c.I2CBus.call`), so the two drivers' co
 never interleave, and the loop never blocks on the bus.
 
 ``derate_from_c`` / ``derate_to_c`` are the cable's temperature limits as configured; the
-firmware lowers the current linearly between them (``firmware.cable_supervision``).
+firmware lowers the current linearly between them (``firmware.connector.cable_supervision``).
 """
 
 from __future__ import annotations

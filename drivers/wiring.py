@@ -2,7 +2,7 @@
 
 A :class:`Wiring` opens the real things: the gpiozero pin factory, SMBus handles, serial
 ports, Modbus TCP endpoints and CAN buses. On a board that is :class:`BoardWiring`; the
-simulator hands in ``hal_sim.wiring.SimWiring``, whose objects are simulated wires (mock
+simulator hands in ``hal_sim.sim_wiring.SimWiring``, whose objects are simulated wires (mock
 pins with a circuit behind them, a fake SMBus, a pty with a Modbus server on its far end,
 a python-can virtual bus). Drivers use whatever they are given and never ask which.
 """

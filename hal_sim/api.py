@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiohttp import web
 
 from firmware.http.server import StationView, json_response
-from firmware.status import StationState
+from firmware.station.snapshot import StationState
 from hal_sim import faults
 from hal_sim.ev_ac import AcEv
 from hal_sim.world import ConnectorSim, UnknownConnector, WorldError

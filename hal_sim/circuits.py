@@ -22,7 +22,7 @@ from hal_sim.fake_smbus import Ads1115Model
 from hal_sim.modbus_sim import Sdm630Model
 from hal_sim.nfc_sim import FakeClf
 from hal_sim.pins import SimPinFactory
-from hal_sim.wiring import SimWiring
+from hal_sim.sim_wiring import SimWiring
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -1,10 +1,10 @@
 """Running a simulated station: the ``evse sim`` command and the harness tests use.
 
-A simulated station is the real :class:`firmware.app.StationRuntime` on the simulator's
+A simulated station is the real :class:`firmware.app.runtime.StationRuntime` on the simulator's
 wiring, with the control API added to its HTTP server. Tests drive it only through that
 API (``SimulatedStation.api``) and watch the central system over a real WebSocket.
 
-A Reset restarts the station in-process: a new :class:`~firmware.app.StationRuntime` on the
+A Reset restarts the station in-process: a new :class:`~firmware.app.runtime.StationRuntime` on the
 same state directory and the same simulated world (plugged EVs stay plugged), as a board
 would come back after ``evse run`` exits or reboots.
 """
@@ -23,10 +23,10 @@ from typing import Any
 
 import aiohttp
 
-from firmware.app import StationRuntime, serve_until_signal
+from firmware.app.runtime import StationRuntime, serve_until_signal
 from firmware.config import StationConfig, load_station
 from firmware.http import make_app, serve
-from firmware.status import StationState
+from firmware.station.snapshot import StationState
 from hal_sim.simulator import Simulation
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
     elif args.csms:
         url = args.csms
     else:
-        from firmware.csms_demo import serve as serve_csms
+        from hal_sim.csms_demo import serve as serve_csms
 
         csms = await serve_csms()
         url = csms.url

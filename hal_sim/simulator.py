@@ -22,7 +22,7 @@ from firmware.http.server import StationView
 from hal_sim.circuits import SimHardware
 from hal_sim.netproxy import NetworkProxy
 from hal_sim.nfc_sim import FakeClf
-from hal_sim.wiring import SimWiring
+from hal_sim.sim_wiring import SimWiring
 from hal_sim.world import World
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def csms_endpoint(url: str) -> tuple[str, int]:
 class Simulation:
     """The simulated surroundings of one station.
 
-    ``wiring`` is a ``hal_sim.wiring.SimWiring``, ``hw`` the ``hal_sim.circuits``
+    ``wiring`` is a ``hal_sim.sim_wiring.SimWiring``, ``hw`` the ``hal_sim.circuits``
     hardware built on it, ``world`` the EV and grid model, ``proxy`` the CSMS link's
     :class:`NetworkProxy` (None without a central system).
     """

@@ -33,7 +33,7 @@ from hal_sim.station_models import chip_at
 
 if TYPE_CHECKING:
     from hal_sim.circuits import ConnectorCircuits
-    from hal_sim.wiring import SimWiring
+    from hal_sim.sim_wiring import SimWiring
 
 # --------------------------------------------------------------------------- contacts
 

@@ -19,7 +19,7 @@ from hal_sim.imd_sim import BenderModel
 from hal_sim.modem_sim import ModemPeer
 
 if TYPE_CHECKING:
-    from hal_sim.wiring import SimWiring
+    from hal_sim.sim_wiring import SimWiring
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from hal_sim.circuits import ConnectorCircuits, SimHardware
 from hal_sim.ev_ac import AcEv, AcEvParams, pilot_levels
 from hal_sim.ev_dc import DcEv, DcEvParams, DcOutput
 from hal_sim.pe_sim import HEALTHY_PE_OHM
-from hal_sim.wiring import SimWiring
+from hal_sim.sim_wiring import SimWiring
 
 log = logging.getLogger(__name__)
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from firmware.csms_demo import DemoCsms, serve
+from hal_sim.csms_demo import DemoCsms, serve
+from tests.support.paths import SIM_STATIONS
 
 # Helper modules with asserts of their own (rigs, environments): rewrite those too, so a
 # failing step shows its values (station_fixtures is also imported as a plugin).
-pytest.register_assert_rewrite("tests.station_fixtures", "tests.dc_rig", "tests.monitor_env")
+pytest.register_assert_rewrite(
+    "tests.support.station_fixtures", "tests.support.dc_rig", "tests.support.monitor_env"
+)
 
 # CI runs the property tests on a fixed seed: a red build must be reproducible from the
 # commit alone, and a bug found by a new random draw is found by a soak run
@@ -22,7 +24,7 @@ settings.register_profile("ci", derandomize=True, database=None, print_blob=True
 settings.register_profile("dev", print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-STATIONS = Path(__file__).resolve().parent.parent / "hal_sim" / "stations"
+STATIONS = SIM_STATIONS
 AC_STATION = STATIONS / "ac.toml"
 DC_STATION = STATIONS / "dc.toml"
 

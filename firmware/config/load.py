@@ -97,11 +97,13 @@ def parse_station(text: str, path: str | Path) -> StationConfig:
 
 def _thresholds(problems: Problems, value: Any) -> dict[str, float]:
     """``[thresholds]``: the installer's values for the fault catalogue's thresholds
-    (names as in ``firmware/faults/catalogue.toml``; numbers only)."""
+    (names as in ``firmware/safety/catalogue.toml``; numbers only)."""
     table = table_at(problems, "thresholds", value, "[thresholds]")
     if table is None:
         return {}
-    from firmware.faults import default_catalogue  # late: the catalogue is data, loaded once
+    from firmware.safety.fault_catalogue import (
+        default_catalogue,  # late: the catalogue is data, loaded once
+    )
 
     known = default_catalogue().thresholds
     check_keys(problems, "thresholds", table, known)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from firmware.status import StationState
+from firmware.station.snapshot import StationState
 
 log = logging.getLogger(__name__)
 

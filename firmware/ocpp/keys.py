@@ -7,7 +7,7 @@ A key is declared once, in one line (the catalogue of every key is
 
 Values are kept as the strings that travel on the wire ("true"/"false" for booleans, decimal
 integers, comma-separated lists). A key changed by ChangeConfiguration (or set from the
-command line) is persisted in the :class:`~firmware.store.Store` and survives restarts.
+command line) is persisted in the :class:`~firmware.storage.store.Store` and survives restarts.
 Key names are case-insensitive (CiString50), answers use the declared spelling. Values are
 CiString500: printable ASCII only, at most 500 characters.
 
@@ -25,7 +25,7 @@ from enum import StrEnum
 
 from ocpp.exceptions import OccurenceConstraintViolationError
 
-from firmware.store import Store
+from firmware.storage.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ queue, the status changes and the heartbeats. ``online`` is True from the accept
 until the connection drops.
 
 Status changes wait ``MinimumStatusDuration`` seconds and go out only if still current
-(:mod:`firmware.ocpp.status`).
+(:mod:`firmware.ocpp.status_notifications`).
 A WebSocket ping every ``WebSocketPingInterval`` seconds finds a dead link (no pong within
 the interval): the connection is dropped and rebuilt. Security profile 1: HTTP Basic with
 ``AuthorizationKey`` (ws and wss); a new key reconnects at once.
@@ -38,11 +38,11 @@ from websockets.uri import parse_uri
 from firmware import __version__
 from firmware.clock import Clock
 from firmware.config.model import Identity
-from firmware.ocpp.core import CoreProfile
+from firmware.ocpp.core_profile import CoreProfile
 from firmware.ocpp.keys import ConfigKeys
-from firmware.ocpp.local_list import LocalListProfile
+from firmware.ocpp.local_list_profile import LocalListProfile
 from firmware.ocpp.metering import Metering
-from firmware.ocpp.reservation import ReservationProfile
+from firmware.ocpp.reservation_profile import ReservationProfile
 from firmware.ocpp.rpc import (
     CallFailed,
     InvalidMessage,
@@ -53,11 +53,11 @@ from firmware.ocpp.rpc import (
     format_time,
     parse_time,
 )
-from firmware.ocpp.status import StatusNotifications
+from firmware.ocpp.status_notifications import StatusNotifications
 from firmware.ocpp.transactions import TransactionQueue, id_tag_info
-from firmware.ocpp.trigger import RemoteTriggerProfile
+from firmware.ocpp.trigger_profile import RemoteTriggerProfile
 from firmware.ports import IdTagInfo, StationPort, StatusReport, TxHandle
-from firmware.store import Store
+from firmware.storage.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from firmware.clock import Clock
 from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.rpc import JsonObject, format_time
 from firmware.ports import MeterSnapshot, StationPort, TxHandle
-from firmware.store import Store
+from firmware.storage.store import Store
 
 logger = logging.getLogger(__name__)
 

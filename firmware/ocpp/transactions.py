@@ -36,7 +36,7 @@ from firmware.ocpp.rpc import (
     schema_error,
 )
 from firmware.ports import IdTagInfo, StationPort, TxHandle
-from firmware.store import QueuedMessage, Store
+from firmware.storage.store import QueuedMessage, Store
 
 logger = logging.getLogger(__name__)
 

@@ -2,15 +2,15 @@
 SDM630 meter and NFC reader.
 
 Each rig builds the real driver from the bench's station file on the board's real pins and
-buses (:class:`tests.station_fixtures.HilRigStation` on ``BoardWiring``, as the station
+buses (:class:`tests.support.station_fixtures.HilRigStation` on ``BoardWiring``, as the station
 device rigs do) and acts on the wire with the bench's test equipment, described per role
-in the bench file's ``[stimulus.<role>]`` table (tests/hil_bench.py, docs/hil.md): relays
+in the bench file's ``[stimulus.<role>]`` table (tests/support/hil_bench.py, docs/hil.md): relays
 of an EV simulator on the CP and PP lines, relays that bridge a feedback contact or cut a
 coil, motor, line or supply, solenoids that hold a card to the reader, and sense inputs
 that see a contact independently of the driver. What a bench lacks, its rig lacks as a
 capability: ``rig.require(...)`` then skips with the missing bench key as the reason.
 
-Imported only by the ``hil`` branch of the fixtures in tests/sim_fixtures.py, after the
+Imported only by the ``hil`` branch of the fixtures in tests/support/sim_fixtures.py, after the
 bench check: never at collection time.
 """
 
@@ -30,9 +30,9 @@ from drivers.pilot import Ads1115Pilot
 from drivers.rcd import GpioRcd
 from drivers.sdm630 import Sdm630Meter
 from firmware.config.model import DeviceConfig
-from tests.hil_bench import bench_from_env
-from tests.sim_fixtures import ContactorRig, LockRig, MeterRig, NfcRig, PilotRig, RcdRig
-from tests.station_fixtures import HilRigStation
+from tests.support.hil_bench import bench_from_env
+from tests.support.sim_fixtures import ContactorRig, LockRig, MeterRig, NfcRig, PilotRig, RcdRig
+from tests.support.station_fixtures import HilRigStation
 
 # The pilot states an EV simulator makes, by the (CP high, CP low) levels the contract
 # tests ask for, and the bench relays each needs (C and D add their resistor to B's).

@@ -1,0 +1,1 @@
+"""Authorization: idTags (local list, cache, offline rules) and reservations."""

@@ -1,0 +1,3 @@
+"""Per-connector control: the controller (I/O glue), its checks, DC control and cable
+supervision.
+"""

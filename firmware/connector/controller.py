@@ -1,0 +1,605 @@
+"""The I/O glue of one connector: driver readings in, session actions out.
+
+The pure state machines decide (``firmware.session.pilot_detector``,
+``firmware.session.ac_session``, ``firmware.session.dc_session``); this class feeds them
+and carries out what they return, on the drivers and the central-system link.
+Everything safety-relevant on the reaction path is synchronous: a pilot sample that ends
+state C runs detector → session → ``safety.open`` in one callback, without awaiting.
+Slow actions (lock motor, IMD self-test, stack commands) run as tasks of the connector's
+TaskGroup and come back as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+from drivers.errors import DeviceFaulted, DriverError
+from drivers.interfaces import (
+    ContactorFault,
+    EvStatus,
+    MeterReading,
+    PilotSample,
+)
+from firmware.clock import Clock
+from firmware.config import ConnectorConfig, ConnectorKind
+from firmware.connector.checks import LOCK_FAULT_CONDITIONS, ConnectorChecks
+from firmware.connector.dc_control import DcControl
+from firmware.ports import CentralSystemLink, MeterSnapshot, StatusReport, TxHandle
+from firmware.safety.fault_book import ActiveFault, FaultBook
+from firmware.safety.fault_catalogue import Catalogue, Condition
+from firmware.safety.gate import InterlockOpen, Safety, follow_input
+from firmware.session.ac_session import create_session
+from firmware.session.dc_session import DcSession
+from firmware.session.events import (
+    Action,
+    Authorized,
+    BeginTransaction,
+    CloseContactor,
+    EndTransaction,
+    Event,
+    FaultCleared,
+    FaultRaised,
+    Lock,
+    LockResult,
+    OfferChanged,
+    OpenContactor,
+    PilotChanged,
+    SessionFault,
+    SessionFaultKind,
+    SessionTimers,
+    SetDuty,
+    StatusChanged,
+    StopRequested,
+    Unlock,
+)
+from firmware.session.pilot_detector import PilotDetector, PilotState, read_pp
+from firmware.station.hardware import ConnectorDevices
+
+log = logging.getLogger(__name__)
+
+METER_POLL_S = 1.0
+METER_SILENT_AFTER = 3  # consecutive failed reads before fault 105 / 22
+METER_PERSIST_S = 1.0  # the running transaction's meter reading is written this often
+SUPERVISE_S = 0.05  # contactor feedback supervision period
+
+_SESSION_FAULTS: dict[SessionFaultKind, Condition] = {
+    SessionFaultKind.PILOT: Condition.PILOT_OUT_OF_RANGE,
+    SessionFaultKind.EV_VOLTAGE: Condition.EV_VOLTAGE_PRESENT,
+    SessionFaultKind.IMD_SELF_TEST: Condition.IMD_SELF_TEST_FAILED,
+    SessionFaultKind.CABLE_CHECK_TIMEOUT: Condition.INSULATION,
+    SessionFaultKind.INSULATION: Condition.INSULATION,
+    SessionFaultKind.PRECHARGE_TIMEOUT: Condition.STACK_FAULT,
+    SessionFaultKind.RAMP_DOWN_TIMEOUT: Condition.STACK_FAULT,
+    SessionFaultKind.WELDED: Condition.CONTACTOR_WELDED,
+}
+
+
+class ConnectorController:
+    """Runs one connector: pilot, lock, contactor, meter, faults, transaction."""
+
+    def __init__(
+        self,
+        cfg: ConnectorConfig,
+        devices: ConnectorDevices,
+        *,
+        safety: Safety,
+        link: CentralSystemLink,
+        catalogue: Catalogue,
+        clock: Clock,
+        timers: SessionTimers | None = None,
+        persist_meter: Callable[[TxHandle, float], None] | None = None,
+        on_change: Callable[[ConnectorController], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.id = cfg.id
+        self.devices = devices
+        self.safety = safety
+        self.link = link
+        self.clock = clock
+        self._persist_meter = persist_meter
+        self._persisted_at: float | None = None  # monotonic time of the last write
+        self._on_change = on_change
+        self.session = create_session(
+            cfg.kind,
+            cfg.max_current_a,
+            timers,
+            max_voltage_v=cfg.max_voltage_v,
+            max_power_w=cfg.max_power_w,
+        )
+        if isinstance(self.session, DcSession):  # a DC lock is locked for each session
+            self.session.has_lock = devices.lock is not None
+        self.detector = PilotDetector()
+        self.faults = FaultBook(catalogue, cfg.id, cfg.is_dc, clock.now)
+        self.meter: MeterReading | None = None
+        self.tx: TxHandle | None = None
+        self.plug_cycles = 0
+        self.stopping = 0  # StopTransactions waiting for their final meter reading
+        self.energy_blocked = False  # an invalidated transaction past MaxEnergyOnInvalidId
+        self._hold_reports = 0
+        self.budget_a: float = cfg.max_current_a
+        self.budget_w: float | None = None
+        self.tx_since: float | None = None  # monotonic start of the transaction (FCFS)
+        self._cable_a: float | None = None
+        self._offer: tuple[float, float | None] | None = None
+        self._reported: StatusReport | None = None
+        self._meter_failures = 0
+        self._wake = asyncio.Event()
+        self._tg: asyncio.TaskGroup | None = None
+        self.dc: DcControl | None = DcControl(self) if cfg.is_dc else None
+        self.checks = ConnectorChecks(self, catalogue.thresholds)
+        # Set by the station's supervision: connector 0's faults (shown when a station
+        # fault makes this connector unusable) and a hook for each AC meter reading.
+        self.station_faults: FaultBook | None = None
+        self.on_meter: Callable[[MeterReading], None] | None = None
+        self.on_plug_cycle: Callable[[int], None] | None = None
+        self._attach_safety()
+
+    # ------------------------------------------------------------------ safety wiring
+    def _attach_safety(self) -> None:
+        d = self.devices
+        self.safety.attach(self.id, d.contactor, d.pilot, d.power_stack)
+        self.safety.on_made_safe(self.id, self._after_made_safe)
+        if d.pilot is not None:
+            wanted = (PilotState.C, PilotState.D)
+            self.safety.add_interlock(
+                self.id,
+                "pilot",
+                lambda: None if self.detector.state in wanted else f"pilot {self.detector.state}",
+            )
+        if d.lock is not None:
+            lock = d.lock
+            self.safety.add_interlock(
+                self.id, "lock", lambda: None if lock.locked else "cable not locked"
+            )
+        if d.rcd is not None:
+            rcd = d.rcd
+            self.safety.add_interlock(
+                self.id, "rcd", lambda: "RCD tripped" if rcd.tripped else None
+            )
+        if d.imd is not None:
+            imd = d.imd
+            self.safety.add_interlock(self.id, "imd", lambda: "IMD alarm" if imd.alarm else None)
+        contactor = d.contactor
+        self.safety.add_interlock(
+            self.id,
+            "contactor_feedback",
+            lambda: "welded" if contactor.fault() == ContactorFault.WELDED else None,
+        )
+        self.safety.add_interlock(
+            self.id,
+            "faults",
+            lambda: ", ".join(f.fault.code for f in self.faults.blocking()) or None,
+        )
+
+    def _after_made_safe(self, _reason: str) -> None:
+        """The safe path put the pilot in state F behind the session's back: after the
+        300 ms hold give the pilot back to the session (which, for a blocking fault, holds
+        F itself and then shows +12 V), so no stale F stays on the line."""
+        self._changed()
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to restore
+            asyncio.get_running_loop().call_later(
+                self.session.timers.fault_hold_s, self._restore_duty
+            )
+
+    def _restore_duty(self) -> None:
+        pilot = self.devices.pilot
+        if self._tg is None or pilot is None or pilot.duty == self.session.duty:
+            return  # not running (stopping): the station's close leaves the pilot safe
+        try:
+            pilot.set_duty(self.session.duty)
+        except (RuntimeError, DriverError):
+            log.debug("connector %d: pilot not restored (closing)", self.id)
+
+    # ------------------------------------------------------------------ running
+    async def run(self) -> None:
+        """Run until cancelled. Owns every task of this connector."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            self._report_status()
+            d = self.devices
+            if d.pilot is not None:
+                self.start_task(tg, "pilot", d.pilot.run(self._on_pilot_sample))
+            if d.rcd is not None:
+                follow_input(d.rcd.subscribe, d.rcd.tripped, self._on_rcd)
+            self.start_task(tg, "meter", self._meter_loop())
+            self.start_task(tg, "timers", self._timer_loop())
+            self.start_task(tg, "supervise", self._supervise_loop())
+            self.start_task(tg, "checks", self.checks.run())
+            if self.dc is not None:
+                self.dc.start(tg)
+
+    async def _guard(self, what: str, coro: Coroutine[Any, Any, None]) -> None:
+        """A connector task that fails is a fault of this connector, never of the station."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except DriverError as exc:
+            log.error("connector %d: %s stopped: %s", self.id, what, exc)
+            if what == "pilot":
+                self.raise_fault(Condition.PILOT_OUT_OF_RANGE, cp_high_v=math.nan,
+                                 cp_low_v=math.nan)
+        except Exception:
+            log.exception("connector %d: %s task failed", self.id, what)
+            self.raise_fault(Condition.GENERIC)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        if self._tg is None:
+            coro.close()
+            raise RuntimeError("connector not running")
+        self.start_task(self._tg, what, coro)
+
+    def start_task(self, tg: asyncio.TaskGroup, what: str,
+                   coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in ``tg`` as a guarded task of this connector, named after it."""
+        tg.create_task(self._guard(what, coro), name=f"connector-{self.id}-{what}")
+
+    async def _timer_loop(self) -> None:
+        while True:
+            deadline = self.session.deadline
+            timeout = None if deadline is None else max(0.0, deadline - self.clock.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            deadline = self.session.deadline
+            now = self.clock.monotonic()
+            if deadline is not None and now >= deadline:
+                self.execute(self.session.poll(now))
+
+    async def _supervise_loop(self) -> None:
+        contactor = self.devices.contactor
+        while True:
+            await asyncio.sleep(SUPERVISE_S)
+            fault = contactor.fault()
+            if fault == ContactorFault.WELDED:
+                if not self.faults.is_active(Condition.CONTACTOR_WELDED):
+                    self.safety.make_safe(self.id, "contactor welded")
+                    self.raise_fault(Condition.CONTACTOR_WELDED)
+            elif fault == ContactorFault.FAILED_TO_CLOSE:
+                if not self.faults.is_active(Condition.CONTACTOR_FAILED_TO_CLOSE):
+                    self.safety.make_safe(self.id, "contactor did not close")
+                    self.raise_fault(Condition.CONTACTOR_FAILED_TO_CLOSE)
+            else:
+                self.end_fault(Condition.CONTACTOR_WELDED)
+                self.end_fault(Condition.CONTACTOR_FAILED_TO_CLOSE)
+
+    async def _meter_loop(self) -> None:
+        silent = Condition.METER_SILENT
+        while True:
+            try:
+                self.meter = await self.devices.meter.read()
+            except DriverError as exc:
+                self._meter_failures += 1
+                if self._meter_failures == METER_SILENT_AFTER:
+                    log.error("connector %d: meter silent: %s", self.id, exc)
+                    self.raise_fault(silent)
+            else:
+                self._meter_failures = 0
+                self.end_fault(silent)
+                if self.on_meter is not None:
+                    self.on_meter(self.meter)
+                if not self.cfg.is_dc:
+                    self.checks.on_meter(self.meter)
+                self._persist_reading()
+                self._changed()
+            # DC: the meter is also the connector-side voltmeter of the pre-check and the
+            # welding check, so it is read more often.
+            await asyncio.sleep(METER_POLL_S / 4 if self.cfg.is_dc else METER_POLL_S)
+
+    def _persist_reading(self) -> None:
+        """The transaction's meter reading on disk for a PowerLoss stop, at most every
+        METER_PERSIST_S: each write is a synchronous commit (an fsync), and a DC meter is
+        read four times a second."""
+        if self.tx is None or self._persist_meter is None or self.meter is None:
+            return
+        now = self.clock.monotonic()
+        if self._persisted_at is not None and now - self._persisted_at < METER_PERSIST_S:
+            return
+        self._persisted_at = now
+        self._persist_meter(self.tx, self.meter.energy_import_wh)
+
+    # ------------------------------------------------------------------ inputs
+    def _on_pilot_sample(self, sample: PilotSample) -> None:
+        pilot = self.devices.pilot
+        assert pilot is not None
+        state = self.detector.feed(sample, pwm_on=0.0 < pilot.duty < 100.0)
+        self.checks.on_sample(sample, pilot.duty)
+        if state is None:
+            return
+        self.checks.on_state(state, pilot.duty)
+        log.debug("connector %d: pilot %s", self.id, state)
+        if state in (PilotState.B, PilotState.C, PilotState.D):
+            self._check_cable(sample.pp_ohm)
+        elif state == PilotState.A:
+            self._cable_a = None
+            with self._one_report():
+                if self.session.ev_present:
+                    self.ev_left(PilotChanged(state))
+                else:  # back from our own state F (the safe path): nobody left
+                    self.dispatch(PilotChanged(state))
+                self.end_fault(Condition.PP_OUT_OF_RANGE)
+            return
+        self.dispatch(PilotChanged(state))
+
+    def ev_left(self, event: Event) -> None:
+        """The EV was unplugged (``event``: the pilot back at A, the CHAdeMO plug out): a
+        plug cycle, and the faults that clear on replug go, in one status report (the
+        session leaving Faulted and the faults going must not show as "Faulted, NoError"
+        in between)."""
+        self.count_plug_cycle()
+        with self._one_report():
+            self.dispatch(event)
+            for fault in self.faults.unplugged(still=self._still_present):
+                self._fault_cleared(fault)
+
+    def _still_present(self, condition: Condition) -> bool:
+        """A fault's condition read from a trip input that still holds it: such a fault
+        outlives a replug (an insulation alarm does not end with the EV leaving)."""
+        d = self.devices
+        if condition is Condition.INSULATION:
+            return d.imd is not None and d.imd.alarm
+        return False
+
+    def count_plug_cycle(self) -> None:
+        """The cable was plugged into a car and out again: one cycle (DC manual 4.2.2)."""
+        self.plug_cycles += 1
+        if self.on_plug_cycle is not None:
+            self.on_plug_cycle(self.plug_cycles)
+
+    def _check_cable(self, pp_ohm: float | None) -> None:
+        if self.cfg.kind != ConnectorKind.TYPE2_SOCKET:
+            return  # a tethered cable or DC plug has no PP resistor to read here
+        reading = read_pp(pp_ohm, self.cfg.phases)
+        if not reading.valid:
+            self.raise_fault(Condition.PP_OUT_OF_RANGE, pp_ohm=pp_ohm)
+            return
+        self.end_fault(Condition.PP_OUT_OF_RANGE)
+        self._cable_a = reading.ampacity_a
+        self.update_offer()
+
+    def _on_rcd(self, tripped: bool) -> None:
+        if tripped:
+            # Power path first, report second.
+            self.safety.make_safe(self.id, "RCD tripped")
+            self.checks.rcd_tripped()  # 101 (DC residual current) or 106
+        else:
+            self.end_fault(Condition.RCD_TRIPPED)
+            self.end_fault(Condition.RESIDUAL_CURRENT_DC)
+
+    def block_energy(self) -> None:
+        """No more energy for this transaction (an invalidated idTag past
+        MaxEnergyOnInvalidId): the session suspends it (SuspendedEVSE) but goes on."""
+        if self.tx is not None and not self.energy_blocked:
+            self.energy_blocked = True
+            self.update_offer()
+
+    def set_budget(self, amps: float, watts: float | None) -> None:
+        """The power budget's allowance for this connector (``firmware.power.manager``)."""
+        self.budget_a, self.budget_w = amps, watts
+        self.update_offer()
+
+    def update_offer(self) -> None:
+        """Offer min(budget, cable ampacity, connector rating) to the session."""
+        amps = min(self.budget_a, self.cfg.max_current_a)
+        if self._cable_a is not None:
+            amps = min(amps, self._cable_a)
+        limit = self.checks.limit_a()
+        if limit is not None:
+            amps = min(amps, limit)
+        watts = self.budget_w
+        if self.energy_blocked:
+            amps, watts = 0.0, (0.0 if self.cfg.is_dc else None)
+        offer = (amps, watts)
+        if offer != self._offer:
+            self._offer = offer
+            self.dispatch(OfferChanged(amps, watts))
+
+    # ------------------------------------------------------------------ faults
+    def raise_fault(self, condition: Condition, **values: object) -> None:
+        """Record a fault of this connector and act on its effect. A blocking fault that
+        is new makes the power path safe before anything is logged, persisted or reported
+        (the trip paths of the RCD, IMD and stacks have already done so: no-op then)."""
+        if self.faults.definition(condition).blocks and not self.faults.holds(condition):
+            self.safety.make_safe(self.id, f"fault {condition}")
+        fault = self.faults.raise_(condition, **values)
+        if fault is None:
+            return
+        if fault.blocking:
+            self.dispatch(FaultRaised(fault.fault.code, blocking=True))
+        self._report_status()
+
+    def end_fault(self, condition: Condition) -> None:
+        fault = self.faults.condition_ended(condition)
+        if fault is not None:
+            self._fault_cleared(fault)
+
+    def _fault_cleared(self, fault: ActiveFault) -> None:
+        if fault.blocking:
+            self.dispatch(FaultCleared(fault.fault.code))
+        self._report_status()
+
+    def reset_faults(self) -> None:
+        for fault in self.faults.reset():
+            self._fault_cleared(fault)
+
+    # ------------------------------------------------------------------ the session
+    def dispatch(self, event: Event) -> None:
+        self.execute(self.session.handle(event, self.clock.monotonic()))
+
+    def execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            self._execute_one(action)
+        self._wake.set()
+        if actions:  # the 20 Hz DC control loop mostly changes nothing: no station work then
+            self._changed()
+
+    def _execute_one(self, action: Action) -> None:
+        match action:
+            case OpenContactor():
+                self.safety.open(self.id)
+            case CloseContactor():
+                try:
+                    self.safety.close(self.id)
+                except InterlockOpen as exc:
+                    log.error("%s", exc)
+                    self.raise_fault(Condition.GENERIC)
+            case SetDuty(percent=percent):
+                if self.devices.pilot is not None:
+                    self.devices.pilot.set_duty(percent)
+            case Lock():
+                self.spawn(self._lock(True), "lock")
+            case Unlock():
+                self.spawn(self._lock(False), "unlock")
+            case BeginTransaction(id_tag=id_tag, remote=remote):
+                self.tx_since = self.clock.monotonic()
+                self.tx = self.link.start_transaction(
+                    self.id, id_tag, self.energy_wh(), self.clock.now(), remote=remote
+                )
+            case EndTransaction(reason=reason):
+                if self.energy_blocked:
+                    self.energy_blocked = False
+                    self.spawn(self._reoffer(), "offer")
+                if self.tx is not None:
+                    tx, self.tx, self.tx_since = self.tx, None, None
+                    self.spawn(self._stop_transaction(tx, reason), "stop transaction")
+            case StatusChanged():
+                self._report_status()
+            case SessionFault(kind=kind, active=active):
+                condition = _SESSION_FAULTS[kind]
+                if active:
+                    values: dict[str, object] = {}
+                    if kind == SessionFaultKind.PILOT and self.detector.last_out_of_range:
+                        high, low = self.detector.last_out_of_range
+                        values = {"cp_high_v": high, "cp_low_v": low}
+                    elif kind == SessionFaultKind.EV_VOLTAGE and self.meter is not None:
+                        values = {"voltage_v": max(self.meter.voltage_v, default=0.0)}
+                    # The session already made the connector safe: report only.
+                    if self.faults.raise_(condition, **values) is not None:
+                        self._report_status()
+                else:
+                    cleared = self.faults.condition_ended(condition)
+                    if cleared is not None:
+                        self._report_status()
+            case _:
+                if self.dc is None or not self.dc.execute(action):
+                    log.error("connector %d: action %r not handled", self.id, action)
+
+    async def _reoffer(self) -> None:
+        self.update_offer()  # not from inside the session's own action list
+
+    async def _stop_transaction(self, tx: TxHandle, reason: str) -> None:
+        """StopTransaction with a fresh meter reading: the contactor is open, so what the
+        meter says now is the session's final register (the cached one can be ~1 s old)."""
+        when = self.clock.now()
+        self.stopping += 1
+        try:
+            self.meter = await asyncio.wait_for(self.devices.meter.read(), METER_POLL_S)
+        except (DriverError, TimeoutError):
+            log.warning("connector %d: no fresh meter reading for StopTransaction", self.id)
+        finally:
+            self.stopping -= 1
+            self.link.stop_transaction(tx, self.energy_wh(), when, reason, tx.id_tag)
+
+    async def _lock(self, lock: bool) -> None:
+        device = self.devices.lock
+        if device is None:
+            if lock:
+                self.dispatch(LockResult(True))
+            return
+        try:
+            async with self.checks.lock_guard:  # not during the lock self-test
+                await (device.lock() if lock else device.unlock())
+        except DeviceFaulted as exc:
+            condition = LOCK_FAULT_CONDITIONS.get(exc.fault, Condition.LOCK_FAILED_SESSION)
+            self.faults.raise_(condition)
+            self._report_status()
+            if lock:
+                self.dispatch(LockResult(False))
+            return
+        # The lock moved: every lock fault a session can raise has ended (each clears
+        # by its own recovery: replug, or a reset for the AC list's 211).
+        for condition in (Condition.LOCK_FAILED_SESSION, *LOCK_FAULT_CONDITIONS.values()):
+            self.end_fault(condition)
+        if lock:
+            self.dispatch(LockResult(True))
+
+    # ------------------------------------------------------------------ requests
+    def authorize(self, id_tag: str, remote: bool = False, parent: str | None = None) -> None:
+        self.dispatch(Authorized(id_tag, remote=remote, parent_id_tag=parent))
+
+    def stop(self, reason: str) -> None:
+        self.dispatch(StopRequested(reason))
+
+    def dc_ev_update(self, status: EvStatus) -> None:
+        if self.dc is not None:
+            self.dc.on_ev(status)
+
+    # ------------------------------------------------------------------ read-outs
+    def energy_wh(self) -> float:
+        return self.meter.energy_import_wh if self.meter is not None else 0.0
+
+    def status_report(self) -> StatusReport:
+        status = str(self.session.status)
+        station = self.station_faults
+        if self.faults.worst() is None and station is not None and station.blocking():
+            return station.report(status)  # unusable because of the station's fault
+        return self.faults.report(status)
+
+    def display_text(self) -> str:
+        """What the display shows for this connector: its fault, else a station fault."""
+        text = self.faults.display()
+        if not text and self.station_faults is not None:
+            text = self.station_faults.display()
+        return text
+
+    def report_status(self) -> None:
+        self._report_status()
+
+    @contextlib.contextmanager
+    def _one_report(self) -> Iterator[None]:
+        self._hold_reports += 1
+        try:
+            yield
+        finally:
+            self._hold_reports -= 1
+            self._report_status()
+
+    def _report_status(self) -> None:
+        if self._hold_reports:
+            return
+        self.checks.on_status(str(self.session.status))
+        report = self.status_report()
+        if report != self._reported:
+            self._reported = report
+            log.info(
+                "connector %d: status %s %s", self.id, report.status, report.error_code
+            )
+            self.link.notify_status(self.id, report)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self)
+
+    def snapshot(self) -> MeterSnapshot:
+        m = self.meter
+        ev = self.dc.ev if self.dc is not None else None
+        offered = self.session.offered_a if hasattr(self.session, "offered_a") else None
+        if m is None:
+            return MeterSnapshot(energy_import_wh=0.0, dc=self.cfg.is_dc)
+        return MeterSnapshot(
+            energy_import_wh=m.energy_import_wh,
+            power_w=m.power_w,
+            current_a=m.current_a,
+            voltage_v=m.voltage_v,
+            power_phase_w=m.power_phase_w,
+            frequency_hz=m.frequency_hz,
+            current_offered_a=offered,
+            soc_percent=ev.soc_percent if ev is not None else None,
+            dc=self.cfg.is_dc,
+        )

@@ -1,0 +1,1 @@
+"""The one power budget and the manager that applies it to the connectors."""

@@ -1,0 +1,1 @@
+"""The station: its connectors, devices, supervision, operations and status snapshots."""

@@ -1,0 +1,203 @@
+"""The operations the central system asks of the station: Reset, ChangeAvailability,
+UnlockConnector, DataTransfer. :class:`StationOps` carries them out for the
+:class:`~firmware.station.station.Station`, which delegates to it.
+
+* ``reset(hard)``: every transaction is stopped first (reason SoftReset / HardReset), then
+  the runtime restarts the station through ``station.on_restart(hard)``: in simulation
+  in-process, on a board ``evse run`` exits for systemd (soft) or reboots (hard).
+* ``change_availability``: Accepted now, or Scheduled while a transaction runs (it applies
+  when the transaction ends); persisted, so an Inoperative connector stays so after a
+  restart. Connector 0 is every connector.
+* ``unlock_connector``: a running transaction is stopped first (reason UnlockCommand), then
+  the lock motor is driven open: Unlocked / UnlockFailed; a connector without a lock
+  (tethered cable) answers NotSupported.
+* DataTransfer: incoming messages go to the handler registered for their vendorId
+  (``register_vendor``); none registered answers UnknownVendorId.
+
+:class:`ConnectorLink` is the link the connectors see: it adds the reservation a
+transaction uses to StartTransaction and the idTag that stopped it to StopTransaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from drivers.errors import DriverError
+from firmware.ports import CentralSystemLink, IdTagInfo, StatusReport, TxHandle
+from firmware.session.dc_session import DcSession
+from firmware.session.events import AvailabilityChanged, StopReason
+from firmware.storage.store import Store
+
+if TYPE_CHECKING:
+    from firmware.station.station import Station
+
+log = logging.getLogger(__name__)
+
+STOP_WAIT_S = 5.0  # reset: how long to wait for the StopTransactions to be recorded
+UNLOCK_TIMEOUT_S = 10.0
+UNLOCK_POLL_S = 0.05
+
+# (messageId, data) -> (DataTransferStatus, data)
+VendorHandler = Callable[[str | None, str | None], tuple[str, str | None]]
+
+
+class StationOps:
+    """Reset, availability, unlock and data transfer for one station."""
+
+    def __init__(self, station: Station, store: Store) -> None:
+        self._station = station
+        self._store = store
+        self._vendors: dict[str, VendorHandler] = {}
+
+    # ------------------------------------------------------------------ availability
+
+    def restore_availability(self) -> None:
+        """Apply the persisted ChangeAvailability (call before the connectors run)."""
+        for connector_id, operative in self._store.availability().items():
+            connector = self._station.connectors.get(connector_id)
+            if connector is not None and not operative:
+                log.info("connector %d: Inoperative (persisted)", connector_id)
+                connector.dispatch(AvailabilityChanged(False))
+
+    async def change_availability(self, connector_id: int, operative: bool) -> str:
+        """ChangeAvailability: "Accepted", "Scheduled" or "Rejected" (unknown connector)."""
+        connectors = self._station.connectors
+        if connector_id != 0 and connector_id not in connectors:
+            return "Rejected"
+        targets = list(connectors) if connector_id == 0 else [connector_id]
+        scheduled = False
+        for cid in targets:
+            self._store.set_availability(cid, operative)
+            connector = connectors[cid]
+            connector.dispatch(AvailabilityChanged(operative))
+            if connector.session.availability_pending:
+                scheduled = True
+                log.info("connector %d: %s once the transaction ends", cid,
+                         "Operative" if operative else "Inoperative")
+        self._station.report_station_status()
+        return "Scheduled" if scheduled else "Accepted"
+
+    # ------------------------------------------------------------------ unlock
+
+    async def unlock_connector(self, connector_id: int) -> str:
+        """UnlockConnector: "Unlocked", "UnlockFailed" or "NotSupported"."""
+        connector = self._station.connectors.get(connector_id)
+        if connector is None:
+            return "NotSupported"
+        lock = connector.devices.lock
+        if lock is None:
+            log.info("connector %d: UnlockConnector: no lock (tethered cable)", connector_id)
+            return "NotSupported"
+        dc = connector.session if isinstance(connector.session, DcSession) else None
+        if connector.tx is not None or dc is not None:
+            # The session opens the contactor first (synchronously) and ends the
+            # transaction; on DC it also drops an authorization, so nothing locks again.
+            log.info("connector %d: UnlockConnector stops the session", connector_id)
+            connector.stop(StopReason.UNLOCK_COMMAND)
+        try:
+            async with asyncio.timeout(UNLOCK_TIMEOUT_S):
+                # DC: ramp-down, contactor open, no voltage on the cable before it opens.
+                while dc is not None and (connector.tx is not None or not dc.lock_may_open):
+                    await asyncio.sleep(UNLOCK_POLL_S)
+                await lock.unlock()
+        except (DriverError, TimeoutError) as exc:
+            log.warning("connector %d: unlock failed: %s", connector_id, exc)
+            return "UnlockFailed"
+        log.info("connector %d: unlocked on request of the central system", connector_id)
+        return "Unlocked"
+
+    # ------------------------------------------------------------------ reset
+
+    async def reset(self, hard: bool) -> bool:
+        """Reset: accepted whenever the runtime can restart the station."""
+        if self._station.on_restart is None:
+            log.warning("%s reset refused: nothing can restart this station",
+                        "hard" if hard else "soft")
+            return False
+        return True
+
+    async def perform_reset(self, hard: bool) -> None:
+        """Stop every transaction, wait until they are recorded, then restart."""
+        reason = StopReason.HARD_RESET if hard else StopReason.SOFT_RESET
+        log.warning("%s reset: stopping every transaction", "hard" if hard else "soft")
+        self._station.stop_all(reason)
+        connectors = self._station.connectors.values()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_WAIT_S
+        while any(c.stopping or c.tx is not None for c in connectors):
+            if loop.time() > deadline:
+                log.error("reset: transactions still running after %.0f s", STOP_WAIT_S)
+                break
+            await asyncio.sleep(0.02)
+        restart = self._station.on_restart
+        if restart is not None:
+            restart(hard)
+
+    # ------------------------------------------------------------------ data transfer
+
+    def register_vendor(self, vendor_id: str, handler: VendorHandler) -> None:
+        """Answer incoming DataTransfer of ``vendor_id`` with ``handler``."""
+        self._vendors[vendor_id] = handler
+
+    def data_transfer(
+        self, vendor_id: str, message_id: str | None, data: str | None
+    ) -> tuple[str, str | None]:
+        """Incoming DataTransfer: (status, data)."""
+        handler = self._vendors.get(vendor_id)
+        if handler is None:
+            log.info("DataTransfer from unknown vendor %s", vendor_id)
+            return "UnknownVendorId", None
+        return handler(message_id, data)
+
+
+class ConnectorLink:
+    """The central-system link as the connectors see it (see the module docstring)."""
+
+    def __init__(
+        self,
+        link: CentralSystemLink,
+        reservation_for: Callable[[int, str], int | None],
+    ) -> None:
+        self._link = link
+        self._reservation_for = reservation_for
+        self.stop_id_tags: dict[int, str] = {}  # local tx id -> the idTag that stops it
+
+    @property
+    def online(self) -> bool:
+        return self._link.online
+
+    def notify_status(self, connector_id: int, report: StatusReport) -> None:
+        self._link.notify_status(connector_id, report)
+
+    async def authorize(self, id_tag: str) -> IdTagInfo | None:
+        return await self._link.authorize(id_tag)
+
+    def start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start_wh: float,
+        timestamp: datetime,
+        reservation_id: int | None = None,
+        remote: bool = False,
+    ) -> TxHandle:
+        if reservation_id is None:
+            reservation_id = self._reservation_for(connector_id, id_tag)
+        return self._link.start_transaction(
+            connector_id, id_tag, meter_start_wh, timestamp, reservation_id, remote
+        )
+
+    def stop_transaction(
+        self,
+        handle: TxHandle,
+        meter_stop_wh: float,
+        timestamp: datetime,
+        reason: str,
+        id_tag: str | None = None,
+    ) -> None:
+        id_tag = self.stop_id_tags.pop(handle.local_id, id_tag)
+        self._link.stop_transaction(handle, meter_stop_wh, timestamp, reason, id_tag)

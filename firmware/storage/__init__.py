@@ -1,0 +1,1 @@
+"""Persistence that loses nothing on power loss (SQLite, WAL)."""
