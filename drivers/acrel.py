@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Final
 
 from drivers.context import DriverContext
 from drivers.errors import DeviceSilent, DriverError
-from drivers.interfaces import MeterReading
+from drivers.interfaces import EnergyMeter, MeterReading
 from drivers.modbus import ModbusBus
 from drivers.params import Param, modbus_address
 
@@ -93,7 +93,7 @@ class AcrelDjsf1352Meter:
         logger.info("connector %d: Acrel DJSF1352-RN at id %d on bus %s", self._cid,
                     self._address, self._bus_name)
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Nothing to release: the bus belongs to its owner."""
 
     async def read(self) -> MeterReading:
@@ -124,3 +124,7 @@ class AcrelDjsf1352Meter:
             current_a=(current,),
             power_phase_w=(power,),
         )
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_ACREL_DJSF1352_METER_ROLE: type[EnergyMeter] = AcrelDjsf1352Meter

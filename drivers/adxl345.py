@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Final
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
-from drivers.interfaces_station import SensorFault, TiltReading
+from drivers.interfaces_station import SensorFault, TiltReading, TiltSensor
 from drivers.params import Param, i2c_address
 from drivers.wiring import SMBusLike
 
@@ -113,7 +113,7 @@ class Adxl345Tilt:
         logger.info("tilt: ADXL345 0x%02x on bus %s, up = %s", self._address, self._bus_name,
                     self._mount_axis)
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Nothing to release: the bus belongs to its owner."""
 
     def _need_bus(self) -> I2CBus:
@@ -184,3 +184,7 @@ class Adxl345Tilt:
                     f"ADXL345 self-test: {axis} moved {value:.0f} counts ({low}..{high})",
                 )
         logger.info("tilt sensor self-test passed (shift %.0f/%.0f/%.0f)", *shift)
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_ADXL345_TILT_ROLE: type[TiltSensor] = Adxl345Tilt

@@ -26,7 +26,7 @@ from drivers import ads1115
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted
 from drivers.i2c import I2CBus
-from drivers.interfaces_station import CableFault
+from drivers.interfaces_station import CableFault, CableMonitor
 from drivers.params import Param, adc_address, adc_channels
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Pt1000CableMonitor:
         logger.info("connector %d: cable sensors on ADS1115 0x%02x channels %s",
                     self._cid, self._address, ",".join(str(c) for c in self._channels))
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Nothing to release (the bus belongs to its owner)."""
 
     @property
@@ -123,3 +123,7 @@ class Pt1000CableMonitor:
                   f"{volts:.3f} V outside {self._min_v:.2f}..{self._max_v:.2f} V")
         logger.error("connector %d: cable %s: %s", self._cid, fault, detail)
         raise DeviceFaulted(fault, detail)
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_PT1000_CABLE_MONITOR_ROLE: type[CableMonitor] = Pt1000CableMonitor

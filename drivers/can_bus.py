@@ -23,6 +23,7 @@ import can
 
 from drivers.context import DriverContext
 from drivers.errors import DeviceSilent, DriverError
+from drivers.interfaces import Device
 from drivers.params import Param
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 FrameHandler = Callable[[can.Message], None]
 FramePredicate = Callable[[can.Message], bool]
 
-# The notifier thread wakes this often to see whether it must stop (close() waits for it).
+# The notifier thread wakes this often to see whether it must stop (release() waits for it).
 _NOTIFIER_POLL_S = 0.05
 
 
@@ -111,7 +112,7 @@ class CanBusOwner:
         logger.info("%s: CAN %s open (%s, %d bit/s)", self.name, self.channel,
                     self.INTERFACE, self.bitrate)
 
-    async def close(self) -> None:
+    async def release(self) -> None:
         """Stop receiving and release the bus. The notifier thread is joined off the loop."""
         notifier, self._notifier = self._notifier, None
         bus, self._bus = self._bus, None
@@ -195,3 +196,9 @@ class VirtualCanBus(CanBusOwner):
     """A python-can virtual bus: frames shared between the buses of one process."""
 
     INTERFACE: ClassVar[str] = "virtual"
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_CAN_BUS_OWNER_ROLE: type[Device] = CanBusOwner
+_SOCKET_CAN_BUS_ROLE: type[Device] = SocketCanBus
+_VIRTUAL_CAN_BUS_ROLE: type[Device] = VirtualCanBus

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from drivers import gpio
 from drivers.context import DriverContext
-from drivers.interfaces import ContactorFault
+from drivers.interfaces import Contactor, ContactorFault
 from drivers.params import Param, optional_pin, pin
 
 logger = logging.getLogger(__name__)
@@ -100,8 +100,8 @@ class GpioContactor:
         self._commanded = closed
         logger.info("connector %d: contactor %s", self._cid, "close" if closed else "open")
 
-    def release(self) -> None:
-        """Lifecycle close: open the contactor and free the pins."""
+    async def release(self) -> None:
+        """Lifecycle end: open the contactor and free the pins."""
         if self._out is not None:
             try:
                 self.open()
@@ -151,3 +151,7 @@ class GpioContactor:
         # Runs in the thread that saw the edge: the disagreement clock starts now.
         self._feedback_t = self._ctx.monotonic()
         logger.debug("connector %d: contactor feedback %s", self._cid, closed)
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_GPIO_CONTACTOR_ROLE: type[Contactor] = GpioContactor

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Final
 
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
-from drivers.interfaces_station import CoolerFault, CoolerStatus
+from drivers.interfaces_station import CableCooler, CoolerFault, CoolerStatus
 from drivers.modbus import ModbusBus
 from drivers.params import Param, modbus_address
 
@@ -117,7 +117,7 @@ class ModbusCableCooler:
         logger.info("connector %d: cable cooler id %d on bus %s", self._cid, self._address,
                     self._bus_name)
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Nothing to release (the bus belongs to its owner)."""
 
     async def read(self) -> CoolerStatus:
@@ -166,3 +166,7 @@ class ModbusCableCooler:
     def _fault(self, fault: CoolerFault, detail: str) -> None:
         logger.error("connector %d: cooler %s: %s", self._cid, fault, detail)
         raise DeviceFaulted(fault, f"connector {self._cid}: {detail}")
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_MODBUS_CABLE_COOLER_ROLE: type[CableCooler] = ModbusCableCooler

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Final
 from drivers.context import DriverContext
 from drivers.errors import DeviceSilent
 from drivers.i2c import I2CBus
+from drivers.interfaces_station import Display
 from drivers.params import Param, i2c_address
 from drivers.wiring import SMBusLike
 
@@ -84,7 +85,7 @@ class LogDisplay:
     async def start(self) -> None:
         """Nothing to claim."""
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Nothing to release."""
 
     async def show(self, connector_id: int, text: str) -> None:
@@ -131,7 +132,7 @@ class Hd44780Display:
         logger.info("display: %dx%d LCD at 0x%02x on bus %s", self._columns, self._rows,
                     self._address, self._bus_name)
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """The LCD keeps its text; the bus is not ours."""
 
     def text(self, connector_id: int) -> str:
@@ -194,3 +195,8 @@ class Hd44780Display:
                 time.sleep(0.002)  # clear takes 1.52 ms
         self._initialised = True
         self._shown = [" " * self._columns] * self._rows  # cleared
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_LOG_DISPLAY_ROLE: type[Display] = LogDisplay
+_HD44780_DISPLAY_ROLE: type[Display] = Hd44780Display

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from drivers import gpio
 from drivers.context import DriverContext
+from drivers.interfaces_station import Doors, StopButton
 from drivers.params import Param, pin, pins
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class GpioDoors:
             len(self._pins), ",".join(map(str, self._pins)), list(self.open_doors) or "none",
         )
 
-    def close(self) -> None:
+    async def release(self) -> None:
         self._contacts.close()
 
     @property
@@ -151,7 +152,7 @@ class GpioStopButton:
         self._contacts.start(self._on_edge)
         logger.info("stop button on GPIO%d, pressed now: %s", self._pin, self.pressed)
 
-    def close(self) -> None:
+    async def release(self) -> None:
         self._contacts.close()
 
     @property
@@ -173,3 +174,8 @@ class GpioStopButton:
                 logger.warning("stop button pressed")
             else:
                 logger.info("stop button released")
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_GPIO_DOORS_ROLE: type[Doors] = GpioDoors
+_GPIO_STOP_BUTTON_ROLE: type[StopButton] = GpioStopButton

@@ -19,6 +19,7 @@ from gpiozero.exc import GPIOPinInUse, GPIOZeroError
 
 from drivers.context import DriverContext
 from drivers.errors import DriverError, ResourceBusy
+from drivers.loop_bridge import LoopBridge
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class InputWatch:
         loop: asyncio.AbstractEventLoop,
         in_thread: Callable[[bool], None] | None = None,
     ) -> None:
-        self._loop = loop
+        self._bridge = LoopBridge(loop, "GPIO input edge")
         self._in_thread = in_thread
         self._subscribers: list[Callable[[bool], None]] = []
         self._closed = False
@@ -110,10 +111,7 @@ class InputWatch:
             return
         if self._in_thread is not None:
             self._in_thread(active)
-        try:
-            self._loop.call_soon_threadsafe(self._deliver, active)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            logger.debug("input edge after the event loop closed, dropped")
+        self._bridge.post(self._deliver, active)  # dropped once the loop is closed
 
     def _deliver(self, active: bool) -> None:
         if self._closed:

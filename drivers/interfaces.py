@@ -6,19 +6,56 @@ Modbus and CAN, and the simulator runs those same drivers on simulated wires.
 
 Threading rule: every callback a driver hands to the firmware runs on the event loop
 thread. Drivers whose library blocks or calls back from its own thread (smbus2, gpiozero
-on real pins, nfcpy) bridge with ``loop.call_soon_threadsafe``.
+on real pins, nfcpy) bridge with :class:`drivers.loop_bridge.LoopBridge`.
 
-Lifecycle rule: a driver is built from its configuration section (no I/O in ``__init__``),
-``await start()`` claims and initialises the hardware, ``close()`` releases it and leaves
-outputs in their safe state (contactor open, PWM at +12 V or off, stacks off).
+Lifecycle rule (:class:`Device`): a driver is built from its configuration section (no I/O
+in ``__init__``), ``await start()`` claims and initialises the hardware, ``await
+release()`` leaves outputs in their safe state (contactor open, PWM at +12 V or off,
+stacks off) and frees the hardware. Bus owners follow the same rule. A device that needs
+a task of its own for its whole life is a :class:`SupervisedDevice` (``run()``).
+Every role protocol below extends :class:`Device`, so mypy checks each driver's lifecycle
+with its role. Optional capabilities are declared by an accessor that answers ``None``
+where a device lacks them (:meth:`ResidualCurrentMonitor.dc_monitor`), never found by
+looking for attributes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+class Device(Protocol):
+    """The lifecycle every driver and every bus owner follows (see the module docstring).
+
+    The station starts its devices in a fixed order (buses first; the pilot before the
+    contactor before anything that could want it closed) and releases them in the same
+    order, devices before buses. ``release()`` is the one lifecycle end: ``close`` is not
+    used for it because :meth:`Contactor.close` closes the contacts."""
+
+    async def start(self) -> None:
+        """Claim and initialise the hardware, outputs in their safe state. Raises
+        :class:`drivers.errors.DriverError` for a fault the driver knows (the station
+        starts without the device and reports it)."""
+
+    async def release(self) -> None:
+        """Leave the outputs safe and free the hardware. Called once at the end of the
+        station's life, also for a device whose ``start()`` failed or never ran, so it
+        must cope with a device that holds nothing."""
+
+
+class SupervisedDevice(Device, Protocol):
+    """A device that needs a task of its own between ``start()`` and ``release()`` (the
+    NFC reader's polling thread, the RDC-DD keeping its DC reading fresh)."""
+
+    async def run(self) -> None:
+        """Work until cancelled. Raises :class:`drivers.errors.DriverError` when the device
+        stops working (the station reports it)."""
+
 
 # --------------------------------------------------------------------------- control pilot
 
@@ -44,7 +81,7 @@ class PilotFault(StrEnum):
     PWM_FAILURE = "pwm_failure"  # the PWM output cannot be set
 
 
-class ControlPilot(Protocol):
+class ControlPilot(Device, Protocol):
     """CP generator (PWM output) and CP/PP measurement of one connector."""
 
     def set_duty(self, duty_percent: float) -> None:
@@ -69,8 +106,10 @@ class ContactorFault(StrEnum):
     FAILED_TO_CLOSE = "failed_to_close"  # feedback says open while commanded closed
 
 
-class Contactor(Protocol):
-    """The main contactor (power switch) of one connector, with optional feedback."""
+class Contactor(Device, Protocol):
+    """The main contactor (power switch) of one connector, with optional feedback.
+
+    ``close()`` closes the contacts; the lifecycle end is :meth:`Device.release`."""
 
     def close(self) -> None:
         """Command the contactor closed. Callers must have checked every interlock."""
@@ -98,7 +137,7 @@ class LockFault(StrEnum):
     OVER_CURRENT = "over_current"  # stall current before the end position
 
 
-class ConnectorLock(Protocol):
+class ConnectorLock(Device, Protocol):
     """Cable lock actuator of a socket outlet."""
 
     async def lock(self) -> None:
@@ -121,7 +160,7 @@ class RcdFault(StrEnum):
     SELF_TEST_FAILED = "self_test_failed"
 
 
-class ResidualCurrentMonitor(Protocol):
+class ResidualCurrentMonitor(Device, Protocol):
     """RCD / RDC-DD of an AC connector: trip input, optional DC leakage reading."""
 
     @property
@@ -136,6 +175,27 @@ class ResidualCurrentMonitor(Protocol):
 
     async def self_test(self) -> None:
         """Pulse the test input and expect the trip; raises ``DeviceFaulted``."""
+
+    def dc_monitor(self) -> DcResidualCurrentMonitor | None:
+        """The device's DC residual current capability: itself for an RDC-DD, ``None``
+        for an RCD that only reports its trip contact."""
+
+
+class DcResidualCurrentMonitor(ResidualCurrentMonitor, SupervisedDevice, Protocol):
+    """An RDC-DD (IEC 62955) with a DC residual current reading and a reset input.
+
+    ``run()`` keeps :attr:`dc_leakage_ma` fresh (it returns at once where no reading is
+    wired); :meth:`read_dc_leakage_ma` measures now, to tell a DC trip (AC list 101)
+    from an AC one (106)."""
+
+    async def read_dc_leakage_ma(self) -> float:
+        """Measure the smooth DC residual current now (mA); also updates
+        ``dc_leakage_ma``. Raises ``DeviceSilent`` / ``DeviceFaulted(SensorFault)``."""
+
+    async def reset(self) -> None:
+        """Run the reset sequence after a trip; raises ``DeviceFaulted(RcdFault)`` when the
+        trip does not clear (the residual current is still there, or the device is
+        stuck)."""
 
 
 # --------------------------------------------------------------------------- energy meter
@@ -154,7 +214,7 @@ class MeterReading:
     energy_export_wh: float | None = None
 
 
-class EnergyMeter(Protocol):
+class EnergyMeter(Device, Protocol):
     """An energy meter (AC: SDM630 over Modbus RTU/TCP; DC: a DC meter)."""
 
     async def read(self) -> MeterReading:
@@ -183,7 +243,7 @@ class PowerStackFault(StrEnum):
     GENERIC = "generic"
 
 
-class PowerStack(Protocol):
+class PowerStack(Device, Protocol):
     """The DC power modules assigned to one connector, seen as one controllable source.
 
     Mirrors EVerest's power_supply_DC: set export voltage/current, on/off, measured
@@ -206,13 +266,44 @@ class PowerStack(Protocol):
     def faults(self) -> frozenset[PowerStackFault]: ...
 
 
+class ModulePool(Device, Protocol):
+    """A station's pool of DC power modules, as the power budget sees it.
+
+    Connectors' power stacks draw on the pool's modules; where the module outputs can be
+    switched between connectors (``switchable``), the budget decides which connector
+    gets which module (:meth:`assign`). Callbacks run on the event loop thread."""
+
+    @property
+    def switchable(self) -> bool:
+        """Module outputs can be switched between connectors (else they are wired)."""
+
+    def available(self) -> tuple[int, ...]:
+        """The addresses of the modules that may deliver power now."""
+
+    def rated_power_w(self, address: int) -> float:
+        """The rated power of one module (reported by the module, else configured)."""
+
+    def assignment(self) -> dict[int, tuple[int, ...]]:
+        """Connector id -> the addresses of the modules switched to it now."""
+
+    async def assign(self, assignment: Mapping[int, Sequence[int]]) -> None:
+        """Switch modules between connectors (``assignment``: every connector's modules;
+        a module not named goes to no connector). Raises ``DriverError`` when the pool is
+        not switchable or the assignment is impossible, ``DeviceFaulted`` when a module
+        could not be moved safely."""
+
+    def subscribe(self, on_change: Callable[[], None]) -> None:
+        """Call ``on_change()`` whenever what the pool can deliver or its assignment
+        changes (the station runs its power budget again)."""
+
+
 class ImdFault(StrEnum):
     ALARM = "alarm"  # insulation below the alarm threshold
     SELF_TEST_FAILED = "self_test_failed"
     DEVICE_ERROR = "device_error"
 
 
-class InsulationMonitor(Protocol):
+class InsulationMonitor(Device, Protocol):
     """IMD of a DC connector (Bender isoCHA425HV and the like)."""
 
     async def self_test(self) -> None:
@@ -263,7 +354,7 @@ class EvStatus:
     error: EvCommError | None = None
 
 
-class EvCommunication(Protocol):
+class EvCommunication(Device, Protocol):
     """The high-level link to a DC EV. A real ISO 15118 / DIN / CHAdeMO stack plugs in here."""
 
     def status(self) -> EvStatus: ...
@@ -295,7 +386,7 @@ class ReaderFault(StrEnum):
     LOST = "lost"  # reader not found or stopped answering (Alfen 109)
 
 
-class TokenReader(Protocol):
+class TokenReader(SupervisedDevice, Protocol):
     """An RFID / NFC reader. Tokens are handed over as idTags: the UID in upper-case hex."""
 
     def subscribe(self, on_token: Callable[[str], None]) -> None:

@@ -3,15 +3,16 @@
 Same rules as :mod:`drivers.interfaces`: one interface per role, readings as plain values,
 a closed set of faults raised as :class:`drivers.errors.DeviceFaulted` (``fault`` is a
 member of the enums below or of the role's enum there), :class:`drivers.errors.DeviceSilent`
-when a device does not answer. Callbacks run on the event loop thread. Drivers are built
-from their section without I/O, ``await start()`` claims the hardware, ``close()`` frees it.
+when a device does not answer. Callbacks run on the event loop thread. Every role extends
+:class:`~drivers.interfaces.Device`: drivers are built from their section without I/O,
+``await start()`` claims the hardware, ``await release()`` frees it.
 
 Roles: doors and stop button (supervised contacts), temperature, tilt, protective-earth
-monitor, LED ring (per connector), display, mobile modem; RDC-DD with a DC reading and a reset
-(:class:`ResettableRcd`, a :class:`~drivers.interfaces.ResidualCurrentMonitor`); a DC
-cable's contact temperatures (:class:`CableMonitor`) and its cooling unit
-(:class:`CableCooler`). The Bender IMD implements
-:class:`~drivers.interfaces.InsulationMonitor` unchanged.
+monitor, LED ring (per connector), display, mobile modem; a DC cable's contact
+temperatures (:class:`CableMonitor`) and its cooling unit
+(:class:`CableCooler`). The RDC-DD (a DC reading and a reset) is
+:class:`~drivers.interfaces.DcResidualCurrentMonitor`, the Bender IMD
+:class:`~drivers.interfaces.InsulationMonitor`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from drivers.interfaces import ResidualCurrentMonitor
+from drivers.interfaces import Device
 
 # --------------------------------------------------------------------------- sensors
 
@@ -34,7 +35,7 @@ class SensorFault(StrEnum):
     SELF_TEST_FAILED = "self_test_failed"
 
 
-class TemperatureSensor(Protocol):
+class TemperatureSensor(Device, Protocol):
     """A temperature inside the station housing (TMP117, NTC on an ADC, ...)."""
 
     async def read_c(self) -> float:
@@ -52,7 +53,7 @@ class TiltReading:
     tilt_deg: float
 
 
-class TiltSensor(Protocol):
+class TiltSensor(Device, Protocol):
     """An accelerometer fixed to the housing, telling how far it leans."""
 
     async def read(self) -> TiltReading:
@@ -62,7 +63,7 @@ class TiltSensor(Protocol):
         """The part's built-in self-test; raises ``DeviceFaulted(SELF_TEST_FAILED)``."""
 
 
-class PeMonitor(Protocol):
+class PeMonitor(Device, Protocol):
     """The protective-earth monitor: the earth-loop resistance of the installation,
     measured with a test current well below any RCD's tripping level (AC list 201)."""
 
@@ -74,7 +75,7 @@ class PeMonitor(Protocol):
 # --------------------------------------------------------------------------- contacts
 
 
-class Doors(Protocol):
+class Doors(Device, Protocol):
     """The service doors' contacts: any door open counts as open.
 
     Contacts are wired so that a broken wire reads "open" (fail-safe)."""
@@ -91,7 +92,7 @@ class Doors(Protocol):
         """Call ``on_change(any_open)`` on the event loop whenever that changes."""
 
 
-class StopButton(Protocol):
+class StopButton(Device, Protocol):
     """The (optional) stop button on the front door. A broken wire reads "pressed"."""
 
     @property
@@ -101,29 +102,13 @@ class StopButton(Protocol):
         """Call ``on_change(pressed)`` on the event loop whenever it changes."""
 
 
-# --------------------------------------------------------------------------- RDC-DD
-
-
-class ResettableRcd(ResidualCurrentMonitor, Protocol):
-    """An RDC-DD (IEC 62955) with a DC residual current reading and a reset input."""
-
-    async def read_dc_leakage_ma(self) -> float:
-        """Measure the smooth DC residual current now (mA); also updates
-        ``dc_leakage_ma``. Raises ``DeviceSilent`` / ``DeviceFaulted(SensorFault)``."""
-
-    async def reset(self) -> None:
-        """Run the reset sequence after a trip; raises ``DeviceFaulted(RcdFault)`` when the
-        trip does not clear (the residual current is still there, or the device is
-        stuck)."""
-
-
 # --------------------------------------------------------------------------- indicators
 
 Rgb = tuple[int, int, int]
 """A colour, 0–255 per channel."""
 
 
-class LedRing(Protocol):
+class LedRing(Device, Protocol):
     """The LED ring (holder light) of one connector."""
 
     async def set_color(self, rgb: Rgb) -> None:
@@ -134,7 +119,7 @@ class LedRing(Protocol):
         """The colour last shown."""
 
 
-class Display(Protocol):
+class Display(Device, Protocol):
     """The station display: one message per connector (connector 0: the station)."""
 
     async def show(self, connector_id: int, text: str) -> None:
@@ -166,7 +151,7 @@ class ModemInfo:
     imsi: str | None = None
 
 
-class Modem(Protocol):
+class Modem(Device, Protocol):
     """A mobile modem on a serial port, spoken to with AT commands."""
 
     async def read(self) -> ModemInfo:
@@ -189,7 +174,7 @@ class CableFault(StrEnum):
     SENSOR_SHORT = "sensor_short"  # below the valid window: sensor or its wires shorted
 
 
-class CableMonitor(Protocol):
+class CableMonitor(Device, Protocol):
     """The temperature sensors in a DC vehicle connector's power contacts (DC+, DC-).
 
     ``derate_from_c`` / ``derate_to_c`` are the cable's configured temperature limits:
@@ -235,7 +220,7 @@ class CoolerStatus:
                 "faults": sorted(f.value for f in self.faults)}
 
 
-class CableCooler(Protocol):
+class CableCooler(Device, Protocol):
     """The cooling unit of a liquid-cooled DC charging cable."""
 
     async def read(self) -> CoolerStatus:

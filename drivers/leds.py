@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
-from drivers.interfaces_station import Rgb, SensorFault
+from drivers.interfaces_station import LedRing, Rgb, SensorFault
 from drivers.params import Param, i2c_address
 from drivers.wiring import SMBusLike
 
@@ -148,7 +148,7 @@ class Pca9685Ring:
         logger.info("connector %d: LED ring on PCA9685 0x%02x channels %s", self._cid,
                     self._address, "/".join(map(str, self._channels)))
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """The ring keeps its last colour (the chip keeps running); the bus is not ours."""
 
     @property
@@ -192,3 +192,7 @@ class Pca9685Ring:
         if clamped != self._color:
             logger.info("connector %d: LED ring #%02X%02X%02X", self._cid, *clamped)
         self._color = clamped
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_PCA9685_RING_ROLE: type[LedRing] = Pca9685Ring

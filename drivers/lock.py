@@ -13,7 +13,7 @@ from drivers import ads1115, gpio
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
-from drivers.interfaces import LockFault
+from drivers.interfaces import ConnectorLock, LockFault
 from drivers.params import Param, adc_address, adc_channel, pin
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class HBridgeLock:
             f"ADS1115 0x{self._address:02x} ch{self._channel}" if self._bus else "none",
         )
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Stop the motor and free the pins (the lock stays where it is)."""
         for device in (self._lock_out, self._unlock_out):
             if device is not None:
@@ -209,3 +209,7 @@ class HBridgeLock:
             if left <= 0:
                 return
             await asyncio.sleep(min(self._sample_s, left))
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_H_BRIDGE_LOCK_ROLE: type[ConnectorLock] = HBridgeLock

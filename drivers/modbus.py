@@ -23,6 +23,7 @@ from pymodbus.pdu import ModbusPDU
 
 from drivers.context import DriverContext
 from drivers.errors import DeviceSilent, DriverError
+from drivers.interfaces import Device
 from drivers.params import Param
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class ModbusBus:
                 logger.warning("%s: cannot connect yet, will retry on first use", self.name)
                 self._reconnect = True
 
-    async def close(self) -> None:
+    async def release(self) -> None:
         async with self._lock:
             if self._client is not None:
                 self._client.close()
@@ -109,6 +110,7 @@ class ModbusBus:
             raise asyncio.CancelledError
         if response.isError():
             self.counters["errors"] += 1
+            # Data for the message: only pymodbus' ExceptionResponse carries a code.
             code = getattr(response, "exception_code", "?")
             raise DriverError(f"{self.name}: device {device_id} {what}: exception {code}")
         return response
@@ -210,3 +212,8 @@ class ModbusTcpBus(ModbusBus):
             retries=0,
             reconnect_delay=0,
         )
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_MODBUS_RTU_BUS_ROLE: type[Device] = ModbusRtuBus
+_MODBUS_TCP_BUS_ROLE: type[Device] = ModbusTcpBus

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Final
 
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
-from drivers.interfaces_station import ModemFault, ModemInfo
+from drivers.interfaces_station import Modem, ModemFault, ModemInfo
 from drivers.params import Param
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class AtModem:
         slower than the station must not stop it)."""
         logger.info("modem on %s at %d baud", self._port, self._baudrate)
 
-    def close(self) -> None:
+    async def release(self) -> None:
         with self._io:
             if self._serial is not None:
                 try:
@@ -221,3 +221,7 @@ class AtModem:
         except Exception as exc:  # a port that vanished closes in odd ways
             logger.debug("modem port close: %r", exc)
         self._serial = None
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_AT_MODEM_ROLE: type[Modem] = AtModem

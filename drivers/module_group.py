@@ -21,10 +21,10 @@ from typing import Any, ClassVar, Final
 from drivers.can_bus import CanBusOwner
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
-from drivers.interfaces import DriverHealth, PowerCapabilities, PowerStackFault
+from drivers.interfaces import DriverHealth, PowerCapabilities, PowerStack, PowerStackFault
 from drivers.module_protocol import ModuleLimits
 from drivers.params import Param
-from drivers.power_modules import OFF_CURRENT_A, SERVICE, ModulePool, ModuleState
+from drivers.power_modules import OFF_CURRENT_A, SERVICE, CanModulePool, ModuleState
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class ModuleGroupStack:
         self._bus_name: str = params["bus"]
         first = int(params.get("first_module", 0))
         self._initial = tuple(range(first, first + int(params.get("modules", 1))))
-        self._pool: ModulePool | None = None
+        self._pool: CanModulePool | None = None
         self._on = False
         self._setpoint = (0.0, 0.0)
 
@@ -90,7 +90,7 @@ class ModuleGroupStack:
         if not isinstance(bus, CanBusOwner):
             raise DeviceSilent(f"{self._ctx.where}: no CAN bus {self._bus_name!r}")
         pool = bus.service(SERVICE)
-        if not isinstance(pool, ModulePool):
+        if not isinstance(pool, CanModulePool):
             raise DriverError(
                 f"{self._ctx.where}: no power module pool on CAN bus {self._bus_name!r} "
                 "([devices.power_modules] on this bus must be built before the stacks start)"
@@ -99,13 +99,13 @@ class ModuleGroupStack:
         self._pool = pool
         logger.info("connector %d: power stack on modules %s", self._cid, list(self._initial))
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Leave the output off."""
         if self._pool is not None:
             self.emergency_off()
 
     @property
-    def pool(self) -> ModulePool:
+    def pool(self) -> CanModulePool:
         if self._pool is None:
             raise RuntimeError(f"connector {self._cid}: power stack used before start()")
         return self._pool
@@ -249,3 +249,7 @@ class ModuleGroupStack:
             caps = self.capabilities()
             logger.info("connector %d: %d modules serve, up to %.0f A / %.0f W", self._cid,
                         len(usable), caps.max_current_a, caps.max_power_w)
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_MODULE_GROUP_STACK_ROLE: type[PowerStack] = ModuleGroupStack

@@ -5,7 +5,7 @@ tracking and grouping the same way for every make of rectifier module; a protoco
 turns commands into CAN frames and frames into typed replies. InfyPower is
 :mod:`drivers.infypower`; a second make (Winline: same 29-bit id layout, register
 numbers instead of command numbers) is one more module implementing
-:class:`ModuleProtocol` and a :class:`~drivers.power_modules.ModulePool` subclass naming it.
+:class:`ModuleProtocol` and a :class:`~drivers.power_modules.CanModulePool` subclass naming it.
 """
 
 from __future__ import annotations

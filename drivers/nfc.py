@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from drivers.context import DriverContext
-from drivers.interfaces import ReaderFault
+from drivers.interfaces import ReaderFault, TokenReader
+from drivers.loop_bridge import LoopBridge
 from drivers.params import Param
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ class NfcpyReader:
     async def start(self) -> None:
         """Nothing to claim before ``run()``: the reader is opened by its thread."""
 
-    def close(self) -> None:
-        """The reader is closed when ``run()`` ends."""
+    async def release(self) -> None:
+        """Nothing to free: the reader is closed when ``run()`` ends."""
 
     def subscribe(self, on_token: Callable[[str], None]) -> None:
         """Call ``on_token(id_tag)`` on the event loop for every card presented."""
@@ -73,14 +74,12 @@ class NfcpyReader:
 
     async def run(self) -> None:
         """Poll the reader until cancelled."""
-        loop = asyncio.get_running_loop()
+        bridge = LoopBridge.to_running_loop(f"NFC reader {self._device}")
         stop = threading.Event()
-        finished: asyncio.Future[None] = loop.create_future()
+        finished: asyncio.Future[None] = bridge.loop.create_future()
 
-        def post(callback: Callable[..., None], *args: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(callback, *args)
-            except RuntimeError:  # loop closed: stop quietly
+        def post(callback: Callable[..., object], *args: object) -> None:
+            if not bridge.post(callback, *args):  # the loop is gone: stop quietly
                 stop.set()
 
         def done() -> None:
@@ -140,12 +139,14 @@ class NfcpyReader:
         """The first NDEF text record of the card, if it has one that fits an idTag
         (CiString20). Runs in the reader thread: nfcpy reads the NDEF data here."""
         try:
+            # Data, not a contract: nfcpy gives only NDEF-capable tag types an ``ndef``
+            # attribute, and it is None on a card without NDEF data.
             records = tag.ndef.records if getattr(tag, "ndef", None) is not None else []
         except Exception:  # unreadable NDEF: fall back to the UID
             logger.debug("NDEF read failed", exc_info=True)
             return None
         for record in records:
-            text = getattr(record, "text", None)
+            text = getattr(record, "text", None)  # data: only an NDEF text record has one
             if isinstance(text, str) and 0 < len(text.strip()) <= 20:
                 return text.strip()
         return None
@@ -190,3 +191,7 @@ class NfcpyReader:
         self._fault = fault
         for callback in list(self._fault_subscribers):
             callback(fault)
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_NFCPY_READER_ROLE: type[TokenReader] = NfcpyReader

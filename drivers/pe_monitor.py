@@ -29,7 +29,7 @@ from drivers import ads1115
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
-from drivers.interfaces_station import SensorFault
+from drivers.interfaces_station import PeMonitor, SensorFault
 from drivers.params import Param, adc_address, adc_channel
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Ads1115PeMonitor:
             logger.info("connector 0: PE monitor ADS1115 0x%02x ch%d on bus %s: %s",
                         self._address, self._channel, self._bus_name, _shown(ohm))
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Nothing to release: the bus belongs to its owner."""
 
     async def read_ohm(self) -> float:
@@ -95,3 +95,7 @@ class Ads1115PeMonitor:
 
 def _shown(ohm: float) -> str:
     return "PE open" if math.isinf(ohm) else f"{ohm:.1f} Ohm"
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_ADS1115_PE_MONITOR_ROLE: type[PeMonitor] = Ads1115PeMonitor

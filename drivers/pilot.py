@@ -14,7 +14,8 @@ from drivers import ads1115, gpio
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
-from drivers.interfaces import PilotFault, PilotSample
+from drivers.interfaces import ControlPilot, PilotFault, PilotSample
+from drivers.loop_bridge import LoopBridge
 from drivers.params import Param, adc_address, adc_channel, pin
 from drivers.wiring import SMBusLike
 
@@ -86,7 +87,7 @@ class Ads1115Pilot:
             self._bus_name,
         )
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Leave the CP at +12 V and free the pin."""
         if self._pwm is not None:
             try:
@@ -145,8 +146,8 @@ class Ads1115Pilot:
         bus = self._bus
         if bus is None:
             raise RuntimeError("pilot run() before start()")
-        loop = asyncio.get_running_loop()
-        finished: asyncio.Future[None] = loop.create_future()
+        bridge = LoopBridge.to_running_loop(f"connector {self._cid}: pilot sampler")
+        finished: asyncio.Future[None] = bridge.loop.create_future()
         stop = threading.Event()
         active = True
 
@@ -160,12 +161,6 @@ class Ads1115Pilot:
                     finished.set_result(None)
                 else:
                     finished.set_exception(error)
-
-        def post(callback: Callable[..., None], *args: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(callback, *args)
-            except RuntimeError:  # loop closed under us: nothing left to tell
-                stop.set()
 
         def sampler() -> None:
             failures = 0
@@ -185,7 +180,8 @@ class Ads1115Pilot:
                             return
                     else:
                         failures = 0
-                        post(deliver, sample)
+                        if not bridge.post(deliver, sample):  # the loop is gone: stop
+                            stop.set()
                     next_t += self._period_s
                     delay = next_t - time.monotonic()
                     if delay < 0:  # overran (slow bus): restart the schedule, no burst
@@ -195,7 +191,7 @@ class Ads1115Pilot:
             except BaseException as exc:  # hand any bug back to run() rather than dying
                 error = exc
             finally:
-                post(finish, error)
+                bridge.post(finish, error)
 
         thread = threading.Thread(target=sampler, name=f"pilot-{self._cid}", daemon=True)
         thread.start()
@@ -211,3 +207,7 @@ class Ads1115Pilot:
             error = finished.exception() if finished.done() and not finished.cancelled() else None
             if error is not None:
                 logger.error("connector %d: pilot sampling ended: %s", self._cid, error)
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_ADS1115_PILOT_ROLE: type[ControlPilot] = Ads1115Pilot

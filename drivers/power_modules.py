@@ -1,13 +1,14 @@
 """The station's pool of DC power (rectifier) modules on one CAN bus.
 
-One :class:`ModulePool` per ``[devices.power_modules]``: it finds the modules (discovery),
+One :class:`CanModulePool` per ``[devices.power_modules]``: it finds the modules (discovery),
 reads every module's output and status every ``poll_ms`` (which is also the keep-alive:
 a module switches itself off after 10 s without a frame from the controller), maps
 status bits to :class:`~drivers.interfaces.PowerStackFault`, marks a module *lost* after
 ``lost_after_s`` of silence, and keeps which connector each module's output is switched
 to (its *group*). The connectors' :class:`~drivers.module_group.ModuleGroupStack` drive
 their group through the pool; the power budget moves modules between connectors with
-:meth:`ModulePool.assign` on a station whose modules are ``switchable``.
+:meth:`CanModulePool.assign` on a station whose modules are ``switchable``. The firmware
+sees the pool as :class:`drivers.interfaces.ModulePool`.
 
 The make of module is a protocol (:mod:`drivers.module_protocol`); a subclass names it
 (:class:`drivers.infypower.InfyPowerModules`).
@@ -27,7 +28,7 @@ import can
 from drivers.can_bus import CanBusOwner, Subscription
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
-from drivers.interfaces import DriverHealth, PowerStackFault
+from drivers.interfaces import DriverHealth, ModulePool, PowerStackFault
 from drivers.module_protocol import (
     AckReply,
     CountReply,
@@ -75,8 +76,10 @@ class ModuleState:
         return self.heard_at is not None and not self.lost and not self.faults
 
 
-class ModulePool:
-    """All power modules on one CAN bus, as a station-level device (see module docstring).
+class CanModulePool:
+    """All power modules on one CAN bus, as a station-level device (see module docstring):
+    :class:`drivers.interfaces.ModulePool` for the budget, and the module states and
+    commands for the connectors' :class:`~drivers.module_group.ModuleGroupStack`.
 
     Every callback (group listeners, :meth:`subscribe`) runs on the event loop thread.
     """
@@ -168,7 +171,7 @@ class ModulePool:
                     len(self.modules), self.counted)
         self._task = asyncio.create_task(self._run(), name=f"{self.name} poll")
 
-    async def close(self) -> None:
+    async def release(self) -> None:
         """Stop polling and switch every module off (the stacks' safe state)."""
         task, self._task = self._task, None
         if task is not None:
@@ -362,6 +365,10 @@ class ModulePool:
         """Every module that may deliver power now (the budget's pool)."""
         return tuple(a for a, m in self.modules.items() if m.usable)
 
+    def rated_power_w(self, address: int) -> float:
+        """The module's rated power: what it reported, else the configured rating."""
+        return self.modules[address].limits.max_power_w
+
     def subscribe(self, on_change: Callable[[], None]) -> None:
         """Call ``on_change()`` whenever a module's health, ratings or connector changes
         (the station runs its power budget again)."""
@@ -438,3 +445,7 @@ class ModulePool:
         if faulted:
             detail.append(f"in fault: {faulted}")
         return DriverHealth(ok=not detail, detail="; ".join(detail), counters=dict(self.counters))
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_CAN_MODULE_POOL_ROLE: type[ModulePool] = CanModulePool

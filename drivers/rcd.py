@@ -10,7 +10,7 @@ from typing import Any, ClassVar, NoReturn
 from drivers import gpio
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted
-from drivers.interfaces import RcdFault
+from drivers.interfaces import DcResidualCurrentMonitor, RcdFault, ResidualCurrentMonitor
 from drivers.params import Param, optional_pin, pin
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class GpioRcd:
             f"GPIO{self._test_pin}" if self._test is not None else "not wired",
         )
 
-    def close(self) -> None:
+    async def release(self) -> None:
+        """Test output off, pins freed (the trip itself is wired in hardware)."""
         if self._watch is not None:
             self._watch.close()
         if self._test is not None:
@@ -83,6 +84,11 @@ class GpioRcd:
     @property
     def dc_leakage_ma(self) -> float | None:
         """This driver sees only the trip contact."""
+        return None
+
+    def dc_monitor(self) -> DcResidualCurrentMonitor | None:
+        """None: a plain RCD has no DC reading and no reset (:class:`drivers.rdc.RdcDd`
+        overrides this)."""
         return None
 
     def subscribe(self, on_change: Callable[[bool], None]) -> None:
@@ -133,3 +139,7 @@ class GpioRcd:
     def _fail(self, detail: str) -> NoReturn:
         logger.error("connector %d: RCD self-test failed: %s", self._cid, detail)
         raise DeviceFaulted(RcdFault.SELF_TEST_FAILED, f"connector {self._cid}: {detail}")
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_GPIO_RCD_ROLE: type[ResidualCurrentMonitor] = GpioRcd

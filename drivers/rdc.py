@@ -31,7 +31,7 @@ from drivers import ads1115, gpio
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
-from drivers.interfaces import RcdFault
+from drivers.interfaces import DcResidualCurrentMonitor, RcdFault
 from drivers.interfaces_station import SensorFault
 from drivers.params import Param, adc_address, adc_channel, optional_pin
 from drivers.rcd import GpioRcd
@@ -42,7 +42,8 @@ SILENT_AFTER = 3  # failed ADC reads in a row before run() gives up
 
 
 class RdcDd(GpioRcd):
-    """:class:`drivers.interfaces_station.ResettableRcd` (an RDC-DD with a DC reading)."""
+    """:class:`drivers.interfaces.DcResidualCurrentMonitor` (an RDC-DD with a DC reading
+    and a reset): its :meth:`dc_monitor` is itself."""
 
     BUS_KIND: ClassVar[str] = "i2c"
     PARAMS: ClassVar[dict[str, Param]] = {
@@ -86,7 +87,7 @@ class RdcDd(GpioRcd):
             try:
                 self._reset = gpio.output_device(self._ctx, self._reset_pin)
             except Exception:
-                super().close()
+                await super().release()
                 raise
         logger.info(
             "connector %d: RDC-DD reset %s, DC reading %s",
@@ -95,12 +96,16 @@ class RdcDd(GpioRcd):
             f"ADS1115 0x{self._address:02x} ch{self._channel}" if self._bus else "none",
         )
 
-    def close(self) -> None:
+    async def release(self) -> None:
         if self._reset is not None:
             self._reset.off()
         gpio.close_quietly(self._reset)
         self._reset = None
-        super().close()
+        await super().release()
+
+    def dc_monitor(self) -> DcResidualCurrentMonitor:
+        """The DC reading, the reset and ``run()`` are this device's own."""
+        return self
 
     # ------------------------------------------------------------------ readings
 
@@ -230,3 +235,7 @@ class RdcDd(GpioRcd):
     def _self_test_failed(self, detail: str) -> NoReturn:
         logger.error("connector %d: RDC-DD self-test failed: %s", self._cid, detail)
         raise DeviceFaulted(RcdFault.SELF_TEST_FAILED, f"connector {self._cid}: {detail}")
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_RDC_DD_ROLE: type[DcResidualCurrentMonitor] = RdcDd

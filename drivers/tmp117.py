@@ -16,7 +16,7 @@ from drivers.ads1115 import swap16
 from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.i2c import I2CBus
-from drivers.interfaces_station import SensorFault
+from drivers.interfaces_station import SensorFault, TemperatureSensor
 from drivers.params import Param, i2c_address
 from drivers.wiring import SMBusLike
 
@@ -75,7 +75,7 @@ class Tmp117:
             logger.warning("temperature sensor not answering yet: %s", exc)
         logger.info("temperature: TMP117 0x%02x on bus %s", self._address, self._bus_name)
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Nothing to release: the bus belongs to its owner."""
 
     async def _identify(self) -> None:
@@ -105,3 +105,7 @@ class Tmp117:
         if not RANGE_C[0] <= celsius <= RANGE_C[1]:
             raise DeviceFaulted(SensorFault.OUT_OF_RANGE, f"TMP117: {celsius:.2f} °C")
         return celsius
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_TMP117_ROLE: type[TemperatureSensor] = Tmp117

@@ -19,10 +19,14 @@ from drivers.context import DriverContext
 from drivers.errors import DeviceFaulted, DeviceSilent
 from drivers.interfaces import (
     DriverHealth,
+    EnergyMeter,
+    EvCommunication,
     EvStatus,
     ImdFault,
+    InsulationMonitor,
     MeterReading,
     PowerCapabilities,
+    PowerStack,
     PowerStackFault,
 )
 from drivers.params import Param
@@ -63,7 +67,7 @@ class _WorldDevice:
     async def start(self) -> None:
         """Nothing to claim: the world is the device."""
 
-    def close(self) -> None:
+    async def release(self) -> None:
         """Stop hearing the world (the world outlives a station restarted in-process)."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -197,3 +201,10 @@ class SimDcMeter(_WorldDevice):
             current_a=conn.current_a,
             power_phase_w=(conn.power_w,),
         )
+
+
+# The registry hands driver classes out untyped: mypy checks each against its role here.
+_SIM_POWER_STACK_ROLE: type[PowerStack] = SimPowerStack
+_SIM_IMD_ROLE: type[InsulationMonitor] = SimImd
+_SIM_EV_COMM_ROLE: type[EvCommunication] = SimEvComm
+_SIM_DC_METER_ROLE: type[EnergyMeter] = SimDcMeter

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from drivers.errors import DeviceFaulted, DriverError
-from drivers.interfaces import LockFault, MeterReading, PilotSample
+from drivers.interfaces import DcResidualCurrentMonitor, LockFault, MeterReading, PilotSample
 from firmware.safety.fault_catalogue import Condition, Recovery
 from firmware.session.pilot_detector import PilotState
 
@@ -147,8 +147,9 @@ class ConnectorChecks:
     def rcd_tripped(self) -> None:
         """The RCD tripped (the power path is already safe): 101 or 106?"""
         rcd = self.c.devices.rcd
-        if rcd is not None and hasattr(rcd, "read_dc_leakage_ma"):
-            self.c.spawn(self._classify_trip(), "rcd classify")
+        dc = rcd.dc_monitor() if rcd is not None else None
+        if dc is not None:
+            self.c.spawn(self._classify_trip(dc), "rcd classify")
         else:
             self.c.raise_fault(Condition.RCD_TRIPPED)
 
@@ -271,14 +272,13 @@ class ConnectorChecks:
             self.c.end_fault(condition)
         self.c.update_offer()
 
-    async def _classify_trip(self) -> None:
-        rcd = self.c.devices.rcd
+    async def _classify_trip(self, rcd: DcResidualCurrentMonitor) -> None:
         reading: float | None = None
         try:
-            reading = await rcd.read_dc_leakage_ma()  # type: ignore[union-attr]
+            reading = await rcd.read_dc_leakage_ma()
         except DriverError as exc:
             log.warning("connector %d: no DC residual current reading: %s", self.c.id, exc)
-        if rcd is None or not rcd.tripped:
+        if not rcd.tripped:
             return  # gone while we read
         if reading is not None and reading >= self.dc_leakage_ma:
             self._raise_retry(Condition.RESIDUAL_CURRENT_DC, dc_ma=reading)
@@ -287,10 +287,10 @@ class ConnectorChecks:
 
     async def _reset_rcd(self) -> None:
         rcd = self.c.devices.rcd
-        reset = getattr(rcd, "reset", None)
-        if reset is None:
+        dc = rcd.dc_monitor() if rcd is not None else None
+        if dc is None:
             return
         try:
-            await reset()
+            await dc.reset()
         except DriverError as exc:
             log.warning("connector %d: RCD reset failed: %s", self.c.id, exc)

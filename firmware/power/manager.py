@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from drivers.interfaces import ModulePool
 from firmware.config import StationConfig
 from firmware.power.budget import (
     AC_PHASE_V,
@@ -50,7 +51,7 @@ class PowerManager:
         self,
         config: StationConfig,
         connectors: dict[int, ConnectorController],
-        pool: Any,
+        pool: ModulePool | None,
         key: Callable[[str], str | None],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
@@ -100,10 +101,8 @@ class PowerManager:
 
     def _set_stacks(self, budget: PowerBudget) -> None:
         pool = self._pool
-        if pool is not None and getattr(pool, "switchable", False):
-            budget.set_modules(
-                [ModuleSpec(a, pool.modules[a].limits.max_power_w) for a in pool.available()]
-            )
+        if pool is not None and pool.switchable:
+            budget.set_modules([ModuleSpec(a, pool.rated_power_w(a)) for a in pool.available()])
 
     def reconfigure(self) -> None:
         """A key changed (ChargingStrategy, MaxGridPower, ConnectorsPowerLimit)."""
@@ -148,12 +147,12 @@ class PowerManager:
                 c.set_budget(a.current_a, a.power_w if c.cfg.is_dc else None)
             log.debug("connector %d: budget %.0f W %.1f A (%s)", cid, a.power_w,
                       a.current_a, a.binding)
-        if pool is not None and getattr(pool, "switchable", False):
-            self._spawn(self._assign(result))
+        if pool is not None and pool.switchable:
+            self._spawn(self._assign(pool, result))
 
-    async def _assign(self, result: BudgetResult) -> None:
+    async def _assign(self, pool: ModulePool, result: BudgetResult) -> None:
         try:
-            await self._pool.assign(result.assignment())
+            await pool.assign(result.assignment())
         except Exception:
             log.exception("module assignment failed")
 

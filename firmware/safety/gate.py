@@ -143,6 +143,3 @@ class Safety:
         """A station-wide fault (door, stop button, tilt): every connector, now."""
         for connector_id in self._connectors:
             self.make_safe(connector_id, reason)
-
-    def any_closed(self) -> bool:
-        return any(g.contactor.commanded_closed for g in self._connectors.values())

@@ -5,15 +5,14 @@ driver name, the drivers borrow the buses built there.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from drivers.context import DriverContext
-from drivers.interfaces import TokenReader
+from drivers.interfaces import Device, TokenReader
 from drivers.interfaces_station import (
     Display,
     Doors,
@@ -48,46 +47,55 @@ class StationDevices:
         cls,
         config: StationConfig,
         wiring: Wiring,
-        buses: Mapping[str, Any],
+        buses: Mapping[str, Device],
         monotonic: Callable[[], float] = time.monotonic,
-        skip: tuple[str, ...] = (),
     ) -> StationDevices:
-        """Build (not start) every configured station device but the roles in ``skip``
-        (e.g. ``("token_reader",)`` where the caller already built the reader)."""
-        known = {f.name for f in fields(cls)}
-        built: dict[str, Any] = {}
-        for role, device in config.devices.items():
-            if role not in known or role in skip:
-                continue
+        """Build (not start) every configured station device. Station roles that are not
+        devices of this class (the module pool) are left to the caller."""
+
+        def build(role: str) -> Any:
+            # Any: the registry picks the class from the driver name at run time; each
+            # driver module checks its class against its role protocol for mypy.
+            device = config.devices.get(role)
+            if device is None:
+                return None
             ctx = DriverContext(wiring, 0, device.key, buses, monotonic)
-            built[role] = driver_class(role, device.driver)(device.params, ctx)
-        return cls(**built)
+            return driver_class(role, device.driver)(device.params, ctx)
 
-    def named(self) -> list[tuple[str, object]]:
-        """(role, driver) of every device the station has."""
-        return [(f.name, d) for f in fields(self) if (d := getattr(self, f.name)) is not None]
+        return cls(
+            token_reader=build("token_reader"),
+            doors=build("doors"),
+            stop_button=build("stop_button"),
+            temperature=build("temperature"),
+            tilt=build("tilt"),
+            display=build("display"),
+            modem=build("modem"),
+            pe_monitor=build("pe_monitor"),
+        )
 
-    def all(self) -> list[object]:
-        return [d for _, d in self.named()]
+    def named(self) -> list[tuple[str, Device]]:
+        """(role, driver) of every device the station has, in start order."""
+        roles: tuple[tuple[str, Device | None], ...] = (
+            ("token_reader", self.token_reader),
+            ("doors", self.doors),
+            ("stop_button", self.stop_button),
+            ("temperature", self.temperature),
+            ("tilt", self.tilt),
+            ("display", self.display),
+            ("modem", self.modem),
+            ("pe_monitor", self.pe_monitor),
+        )
+        return [(role, device) for role, device in roles if device is not None]
 
     async def start(self) -> None:
-        """Start every device (after the buses)."""
-        for device in self.all():
-            start = getattr(device, "start", None)
-            if start is not None:
-                result = start()
-                if inspect.isawaitable(result):
-                    await result
+        """Start every device (after the buses); the first failure is raised."""
+        for _role, device in self.named():
+            await device.start()
 
     async def close(self) -> None:
         """Release every device (before the buses); errors are logged, not raised."""
-        for device in self.all():
-            close = getattr(device, "close", None)
-            if close is None:
-                continue
+        for role, device in self.named():
             try:
-                result = close()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("closing %r failed", device)
+                await device.release()
+            except Exception:  # the next device must still be released
+                log.exception("station %s: release failed", role)

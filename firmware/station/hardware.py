@@ -7,7 +7,6 @@ buses by name. Which class serves a section is decided by ``drivers.registry`` f
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -20,14 +19,16 @@ from drivers.interfaces import (
     ConnectorLock,
     Contactor,
     ControlPilot,
+    Device,
     EnergyMeter,
     EvCommunication,
     InsulationMonitor,
+    ModulePool,
     PowerStack,
     ResidualCurrentMonitor,
     TokenReader,
 )
-from drivers.interfaces_station import CableCooler, CableMonitor
+from drivers.interfaces_station import CableCooler, CableMonitor, LedRing
 from drivers.registry import driver_class
 from drivers.wiring import Wiring
 from firmware.config import ConnectorConfig, DeviceConfig, StationConfig
@@ -48,21 +49,28 @@ class ConnectorDevices:
     power_stack: PowerStack | None = None
     imd: InsulationMonitor | None = None
     ev_comm: EvCommunication | None = None
-    led: Any = None  # drivers.interfaces_station.LedRing
+    led: LedRing | None = None
     cable: CableMonitor | None = None  # a liquid-cooled DC cable's contact sensors
     cooler: CableCooler | None = None  # ... and its cooling unit
 
-    # Start order: the pilot first (state F until the session says otherwise), the
-    # contactor before anything that could want it closed.
-    _ORDER = ("pilot", "contactor", "lock", "rcd", "meter", "power_stack", "imd", "ev_comm",
-              "led", "cable", "cooler")
-
-    def named(self) -> list[tuple[str, object]]:
+    def named(self) -> list[tuple[str, Device]]:
         """(role, driver) of every device this connector has, in start order."""
-        return [(role, d) for role in self._ORDER if (d := getattr(self, role)) is not None]
-
-    def all(self) -> list[object]:
-        return [d for _, d in self.named()]
+        # The pilot first (state F until the session says otherwise), the contactor
+        # before anything that could want it closed.
+        roles: tuple[tuple[str, Device | None], ...] = (
+            ("pilot", self.pilot),
+            ("contactor", self.contactor),
+            ("lock", self.lock),
+            ("rcd", self.rcd),
+            ("meter", self.meter),
+            ("power_stack", self.power_stack),
+            ("imd", self.imd),
+            ("ev_comm", self.ev_comm),
+            ("led", self.led),
+            ("cable", self.cable),
+            ("cooler", self.cooler),
+        )
+        return [(role, device) for role, device in roles if device is not None]
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ class StationHardware:
         self.config = config
         self.wiring = wiring
         self._monotonic = monotonic
-        self.buses: dict[str, Any] = {}
+        self.buses: dict[str, Device] = {}
         self.start_failures: list[StartFailure] = []  # filled by start()
         for name, bus in config.buses.items():
             ctx = DriverContext(wiring, 0, bus.key, {}, monotonic)
@@ -101,19 +109,22 @@ class StationHardware:
             c.id: self._build_connector(c) for c in config.connectors
         }
         # The DC module pool: its connectors' stacks join it when they start, so it is
-        # started after them (see _everything) and stops after them.
+        # started after them (see _named) and stops after them.
         pool = config.devices.get("power_modules")
-        self.power_modules: Any = self._build(pool, 0) if pool is not None else None
-        # Doors, stop button, temperature, tilt, display, modem (not the reader: below).
-        self.station_devices = StationDevices.build(
-            config, wiring, self.buses, monotonic, skip=("token_reader",)
+        self.power_modules: ModulePool | None = (
+            self._build(pool, 0) if pool is not None else None
         )
-        reader = config.devices.get("token_reader")
-        self.token_reader: TokenReader | None = (
-            self._build(reader, 0) if reader is not None else None
-        )
+        # Doors, stop button, temperature, tilt, display, modem, PE monitor, NFC reader.
+        self.station_devices = StationDevices.build(config, wiring, self.buses, monotonic)
+
+    @property
+    def token_reader(self) -> TokenReader | None:
+        """The station's card reader (one of :attr:`station_devices`)."""
+        return self.station_devices.token_reader
 
     def _build(self, device: DeviceConfig, connector_id: int) -> Any:
+        # Any: the registry picks the class from the driver name at run time; each
+        # driver module checks its class against its role protocol for mypy.
         ctx = DriverContext(self.wiring, connector_id, device.key, self.buses, self._monotonic)
         return driver_class(device.role, device.driver)(device.params, ctx)
 
@@ -121,22 +132,19 @@ class StationHardware:
         built = {role: self._build(dev, cfg.id) for role, dev in cfg.devices.items()}
         return ConnectorDevices(**built)
 
-    def _named(self) -> list[tuple[int, str, object]]:
-        """(connector id or 0, role, driver) of every device, in start order."""
-        devices: list[tuple[int, str, object]] = []
-        for cid, c in self.connectors.items():
-            devices.extend((cid, role, d) for role, d in c.named())
+    def _named(self) -> list[tuple[int, str, Device]]:
+        """(connector id or 0, role, driver) of every device, in start order: each
+        connector's devices, the module pool after the stacks that join it, then the
+        station devices."""
+        devices = [
+            (cid, role, device)
+            for cid, connector in self.connectors.items()
+            for role, device in connector.named()
+        ]
         if self.power_modules is not None:
             devices.append((0, "power_modules", self.power_modules))
-        seen = {id(d) for _, _, d in devices}
-        devices.extend((0, role, d) for role, d in self.station_devices.named()
-                       if id(d) not in seen)
-        if self.token_reader is not None:
-            devices.append((0, "token_reader", self.token_reader))
+        devices.extend((0, role, device) for role, device in self.station_devices.named())
         return devices
-
-    def _everything(self) -> list[object]:
-        return [d for _, _, d in self._named()]
 
     async def start(self) -> None:
         """Open the buses, then initialise every device (outputs to their safe state).
@@ -146,36 +154,27 @@ class StationHardware:
         failure is logged and kept in :attr:`start_failures` for the station to report."""
         self.start_failures.clear()
         for bus in self.buses.values():
-            await _start(bus)
-        for cid, role, obj in self._named():
+            await bus.start()
+        for cid, role, device in self._named():
             try:
-                await _start(obj)
+                await device.start()
             except Exception as exc:  # reported by the station: see StartFailure
                 log.exception("connector %d: %s did not start", cid, role)
                 self.start_failures.append(StartFailure(cid, role, exc))
 
     async def close(self) -> None:
-        """Leave every output safe and release the hardware, devices before buses."""
+        """Leave every output safe and release the hardware, devices before buses.
+
+        Every device is released, whatever the others do: a release that fails is
+        logged, not raised."""
         for connector in self.connectors.values():
             connector.contactor.open()
-        for obj in [*self._everything(), *self.buses.values()]:
-            # A contactor's close() closes it: its lifecycle end is release().
-            close = getattr(obj, "release", None)
-            if close is None and not hasattr(obj, "commanded_closed"):
-                close = getattr(obj, "close", None)
-            if close is None:
-                continue
+        releases: list[tuple[str, Device]] = [
+            (f"connector {cid}: {role}", device) for cid, role, device in self._named()
+        ]
+        releases.extend((f"bus {name}", bus) for name, bus in self.buses.items())
+        for what, device in releases:
             try:
-                result = close()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("closing %r failed", obj)
-
-
-async def _start(obj: object) -> None:
-    start = getattr(obj, "start", None)
-    if start is not None:
-        result = start()
-        if inspect.isawaitable(result):
-            await result
+                await device.release()
+            except Exception:  # the next device must still be released
+                log.exception("%s: release failed", what)

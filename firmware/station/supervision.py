@@ -87,9 +87,9 @@ class Supervision:
             if self.indicators is not None:
                 tg.create_task(self.indicators.run(), name="indicators")
             for cid, devices in self.station.hardware.connectors.items():
-                run = getattr(devices.rcd, "run", None)
-                if run is not None:  # an RDC-DD that keeps its DC reading fresh
-                    tg.create_task(run(), name=f"rcd-{cid}")
+                dc = devices.rcd.dc_monitor() if devices.rcd is not None else None
+                if dc is not None:  # an RDC-DD that keeps its DC reading fresh
+                    tg.create_task(dc.run(), name=f"rcd-{cid}")
 
     # ------------------------------------------------------------------ faults
     def _stop_sessions(self, reason: str) -> None:
