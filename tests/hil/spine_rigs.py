@@ -204,8 +204,8 @@ class HilPilotRig(HilRigMixin, PilotRig):
         assert pin is not None  # the capability was required first
         self.parts.relay(pin, silent)
 
-    def close(self) -> None:
-        self.pilot.close()
+    async def close(self) -> None:
+        await self.pilot.release()
         self.parts.close()
 
 
@@ -218,7 +218,7 @@ async def hil_pilot_rig() -> AsyncIterator[PilotRig]:
         try:
             yield rig
         finally:
-            rig.close()
+            await rig.close()
 
 
 # ------------------------------------------------------------------ contactor
@@ -268,7 +268,7 @@ async def hil_contactor_rig() -> AsyncIterator[ContactorRig]:
         try:
             yield rig
         finally:
-            rig.contactor.release()
+            await rig.contactor.release()
             parts.close()
 
 
@@ -329,7 +329,7 @@ async def hil_lock_rig() -> AsyncIterator[LockRig]:
         try:
             yield rig
         finally:
-            rig.lock.close()
+            await rig.lock.release()
             parts.close()
 
 
@@ -380,7 +380,7 @@ async def hil_rcd_rig() -> AsyncIterator[RcdRig]:
         try:
             yield rig
         finally:
-            rig.rcd.close()
+            await rig.rcd.release()
             parts.close()
 
 
@@ -433,7 +433,7 @@ async def hil_meter_rig(transport: str) -> AsyncIterator[MeterRig]:
         try:
             yield rig
         finally:
-            rig.meter.close()
+            await rig.meter.release()
             parts.close()
 
 
@@ -498,7 +498,7 @@ async def hil_nfc_rig() -> AsyncIterator[NfcRig]:
         try:
             yield rig
         finally:
-            rig.reader.close()
+            await rig.reader.release()
             parts.close()
 
 

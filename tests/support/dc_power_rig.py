@@ -13,7 +13,7 @@ from drivers.can_bus import CanBusOwner
 from drivers.contactor import GpioContactor
 from drivers.context import DriverContext
 from drivers.module_group import ModuleGroupStack
-from drivers.power_modules import ModulePool
+from drivers.power_modules import CanModulePool
 from drivers.registry import driver_class
 from firmware.clock import ManualClock
 from firmware.config import StationConfig, parse_station
@@ -101,7 +101,7 @@ class PowerRig:
             cls = driver_class(f"bus.{bus.kind}", bus.driver)
             self.buses[name] = cls(bus.params, self._ctx(bus.key, 0))
         pool_cfg = self.config.devices["power_modules"]
-        self.pool: ModulePool = self._build(pool_cfg.role, pool_cfg.driver, pool_cfg.params,
+        self.pool: CanModulePool = self._build(pool_cfg.role, pool_cfg.driver, pool_cfg.params,
                                             pool_cfg.key, 0)
         self.stacks: dict[int, ModuleGroupStack] = {}
         self.contactors: dict[int, GpioContactor] = {}
@@ -149,14 +149,12 @@ class PowerRig:
 
     async def stop(self) -> None:
         for stack in self.stacks.values():
-            stack.close()
-        await self.pool.close()
+            await stack.release()
+        await self.pool.release()
         for contactor in self.contactors.values():
-            contactor.release()
+            await contactor.release()
         for bus in self.buses.values():
-            result = bus.close()
-            if asyncio.iscoroutine(result):
-                await result
+            await bus.release()
         await self.wiring.stop()
 
     async def until(self, condition: Callable[[], bool], what: str, timeout: float = 3.0

@@ -8,7 +8,6 @@ fault can be seen making the power path safe; time is a :class:`ManualClock`.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -45,12 +44,10 @@ class MonitorEnv:
         return {f.fault.code for f in self.faults.active}
 
     async def close(self) -> None:
-        self.contactor.release()
+        await self.contactor.release()
         await self.devices.close()
         for bus in self.buses.values():
-            result = bus.close()
-            if asyncio.iscoroutine(result):
-                await result
+            await bus.release()
         await self.wiring.stop()
 
 

@@ -248,8 +248,8 @@ class PilotRig(Rig):
         """Make the ADC stop answering (or answer again)."""
         raise NotImplementedError
 
-    def close(self) -> None:
-        self.pilot.close()
+    async def close(self) -> None:
+        await self.pilot.release()
 
 
 class SimPilotRig(PilotRig):
@@ -269,9 +269,9 @@ class SimPilotRig(PilotRig):
         await self.bus.start()
         await self.pilot.start()
 
-    def close(self) -> None:
-        self.pilot.close()
-        self.bus.close()
+    async def close(self) -> None:
+        await self.pilot.release()
+        await self.bus.release()
 
     def set_levels(self, cp_high_v: float, cp_low_v: float, pp_ohm: float | None) -> None:
         assert self.circuit is not None
@@ -301,7 +301,7 @@ async def pilot_rig(request: pytest.FixtureRequest, sim_station: SimStation
     try:
         yield rig
     finally:
-        rig.close()
+        await rig.close()
 
 
 # ------------------------------------------------------------------ contactor
@@ -368,7 +368,7 @@ async def contactor_rig(request: pytest.FixtureRequest, sim_station: SimStation
     try:
         yield rig
     finally:
-        rig.contactor.release()
+        await rig.contactor.release()
 
 
 # ------------------------------------------------------------------ lock
@@ -409,8 +409,8 @@ class LockRig(Rig):
         """How long the last motor drive lasted."""
         raise NotImplementedError
 
-    def close(self) -> None:
-        self.lock.close()
+    async def close(self) -> None:
+        await self.lock.release()
 
 
 class SimLockRig(LockRig):
@@ -439,10 +439,10 @@ class SimLockRig(LockRig):
             await self.bus.start()
         await self.lock.start()
 
-    def close(self) -> None:
-        self.lock.close()
+    async def close(self) -> None:
+        await self.lock.release()
         if self.bus is not None:
-            self.bus.close()
+            await self.bus.release()
 
     def physically_locked(self) -> bool:
         return self.circuit.locked
@@ -483,7 +483,7 @@ async def lock_rig(request: pytest.FixtureRequest, sim_station: SimStation
     try:
         yield rig
     finally:
-        rig.close()
+        await rig.close()
 
 
 @pytest.fixture(params=rig_kinds())
@@ -505,7 +505,7 @@ async def sensing_lock_rig(request: pytest.FixtureRequest) -> AsyncIterator[Lock
         await rig.start()
         yield rig
     finally:
-        rig.close()
+        await rig.close()
         await st.wiring.stop()
 
 
@@ -567,7 +567,7 @@ async def rcd_rig(request: pytest.FixtureRequest, sim_station: SimStation
     try:
         yield rig
     finally:
-        rig.rcd.close()
+        await rig.rcd.release()
 
 
 # ------------------------------------------------------------------ meter
@@ -639,8 +639,8 @@ async def meter_rig(request: pytest.FixtureRequest, sim_station: SimStation
     try:
         yield rig
     finally:
-        rig.meter.close()
-        await rig.bus.close()
+        await rig.meter.release()
+        await rig.bus.release()
 
 
 # ------------------------------------------------------------------ NFC
@@ -713,4 +713,4 @@ async def nfc_rig(request: pytest.FixtureRequest, sim_station: SimStation
     rig = SimNfcRig(sim_station)
     await rig.reader.start()
     yield rig
-    rig.reader.close()
+    await rig.reader.release()

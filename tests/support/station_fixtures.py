@@ -90,9 +90,7 @@ class RigStation:
 
     async def close(self) -> None:
         for owner in self.buses.values():
-            result = owner.close()
-            if asyncio.iscoroutine(result):
-                await result
+            await owner.release()
 
 
 class SimRigStation(RigStation):
@@ -238,7 +236,7 @@ async def doors_rig(rig_station_kind: RigStation) -> AsyncIterator[DoorsRig]:
     try:
         yield DoorsRig(st, doors)
     finally:
-        doors.close()
+        await doors.release()
 
 
 class StopButtonRig(Rig):
@@ -276,7 +274,7 @@ async def stop_button_rig(rig_station_kind: RigStation) -> AsyncIterator[StopBut
     try:
         yield StopButtonRig(st, button)
     finally:
-        button.close()
+        await button.release()
 
 
 # ------------------------------------------------------------------ sensors
@@ -313,7 +311,7 @@ async def temperature_rig(rig_station_kind: RigStation) -> AsyncIterator[Tempera
     try:
         yield TemperatureRig(st, sensor)
     finally:
-        sensor.close()
+        await sensor.release()
 
 
 class TiltRig(Rig):
@@ -339,7 +337,7 @@ async def tilt_rig(rig_station_kind: RigStation) -> AsyncIterator[TiltRig]:
     try:
         yield TiltRig(st, sensor)
     finally:
-        sensor.close()
+        await sensor.release()
 
 
 # ------------------------------------------------------------------ RDC-DD, IMD
@@ -380,7 +378,7 @@ async def rdc_rig(rig_station_kind: RigStation) -> AsyncIterator[RdcRig]:
     try:
         yield RdcRig(st, rdc, cid)
     finally:
-        rdc.close()
+        await rdc.release()
 
 
 class ImdRig(Rig):
@@ -421,7 +419,7 @@ async def imd_rig(rig_station_kind: RigStation) -> AsyncIterator[ImdRig]:
     try:
         yield ImdRig(st, imd, cid)
     finally:
-        imd.close()
+        await imd.release()
 
 
 # ------------------------------------------------------------------ LED ring, display
@@ -453,7 +451,7 @@ async def led_rig(rig_station_kind: RigStation) -> AsyncIterator[LedRig]:
     try:
         yield LedRig(st, ring, cid)
     finally:
-        ring.close()
+        await ring.release()
 
 
 class DisplayRig(Rig):
@@ -486,7 +484,7 @@ async def display_rig(rig_station_kind: RigStation) -> AsyncIterator[DisplayRig]
     try:
         yield DisplayRig(st, display)
     finally:
-        display.close()
+        await display.release()
 
 
 # ------------------------------------------------------------------ modem
@@ -515,7 +513,7 @@ async def modem_rig(rig_station_kind: RigStation) -> AsyncIterator[ModemRig]:
     try:
         yield ModemRig(st, modem)
     finally:
-        modem.close()
+        await modem.release()
 
 
 __all__ = [

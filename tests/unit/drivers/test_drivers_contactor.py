@@ -113,5 +113,5 @@ async def test_release_opens_the_contactor(contactor_rig: ContactorRig) -> None:
     rig.require("sense")
     rig.contactor.close()
     await rig.eventually(rig.physically_closed)
-    rig.contactor.release()
+    await rig.contactor.release()
     await rig.eventually(lambda: not rig.physically_closed())

@@ -128,7 +128,7 @@ async def test_several_meters_on_one_rs485_line(sim_station: SimStation) -> None
             await meters[0].read()
         assert (await meters[1].read()).energy_import_wh == pytest.approx(2000.0)
     finally:
-        await bus.close()
+        await bus.release()
 
 
 def test_float32_words_are_high_word_first() -> None:
@@ -171,6 +171,6 @@ async def test_example_stations_get_simulated_wires(name: str) -> None:
                 await meter.start()
                 assert (await meter.read()).voltage_v == pytest.approx((230.0,) * 3)
         finally:
-            await bus.close()
+            await bus.release()
     finally:
         await wiring.stop()

@@ -151,7 +151,7 @@ async def test_bus_owner_dispatches_by_id_and_isolates_handlers() -> None:
         assert peer.recv(1.0) is not None
     finally:
         peer.shutdown()
-        await owner.close()
+        await owner.release()
 
 
 # ------------------------------------------------------------------ pool and groups

@@ -93,11 +93,11 @@ class DcRig:
 
     async def stop(self) -> None:
         for device in (self.stack, self.imd, self.ev_comm, self.meter):
-            device.close()
-        self.contactor.release()
+            await device.release()
+        await self.contactor.release()
         if self.pilot is not None:
-            self.pilot.close()
-        self.bus.close()
+            await self.pilot.release()
+        await self.bus.release()
         await self.wiring.stop()
 
     def run_for(self, seconds: float) -> None:

@@ -150,8 +150,7 @@ async def test_two_evs_fcfs_then_fair_through_the_module_pool(rig: PowerRig) -> 
     budget = PowerBudget(ratings, max_grid_power_w=50_000.0)
 
     def modules() -> list[ModuleSpec]:
-        return [ModuleSpec(a, rig.pool.modules[a].limits.max_power_w)
-                for a in rig.pool.available()]
+        return [ModuleSpec(a, rig.pool.rated_power_w(a)) for a in rig.pool.available()]
 
     for cid in (1, 2):
         rig.world.plug(cid, DcEvParams(max_current_a=150.0, soc=20.0))

@@ -85,6 +85,6 @@ async def test_world_insulation_fault_reaches_the_bender_driver() -> None:
             while seen != [True, False]:
                 await asyncio.sleep(0.005)
     finally:
-        imd.close()
-        await bus.close()
+        await imd.release()
+        await bus.release()
         await wiring.stop()

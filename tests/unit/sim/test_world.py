@@ -275,10 +275,10 @@ class WorldRig:
         await self.contactor.start()
 
     async def stop(self) -> None:
-        self.contactor.release()
+        await self.contactor.release()
         if self.pilot is not None:
-            self.pilot.close()
-        self.bus.close()
+            await self.pilot.release()
+        await self.bus.release()
         await self.wiring.stop()
 
     def run_for(self, seconds: float) -> None:

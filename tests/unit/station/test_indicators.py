@@ -60,7 +60,7 @@ async def setup() -> AsyncIterator[Setup]:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        bus.close()
+        await bus.release()
         await wiring.stop()
 
 

@@ -129,7 +129,7 @@ async def pe_rig(request: pytest.FixtureRequest) -> AsyncIterator[PeRig]:
         yield PeRig(st.kind, monitor, circuit, stimulus, relay)
     finally:
         if monitor is not None:
-            monitor.close()
+            await monitor.release()
         await st.close()
 
 
@@ -386,8 +386,8 @@ async def test_ac_example_station_fault_201_opens_the_pe_at_the_wire() -> None:
         assert await monitor.read_ohm() == pytest.approx(HEALTHY_PE_OHM, abs=0.2)
         assert hw.readings()["pe_monitor"]["ohm"] == HEALTHY_PE_OHM
     finally:
-        monitor.close()
-        bus.close()
+        await monitor.release()
+        await bus.release()
 
 
 def test_dc_example_station_has_no_pe_monitor_and_201_is_refused_there() -> None:
