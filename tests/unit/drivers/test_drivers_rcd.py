@@ -56,3 +56,9 @@ async def test_self_test_refused_while_tripped(rcd_rig: RcdRig) -> None:
     with pytest.raises(DeviceFaulted) as raised:
         await rcd_rig.rcd.self_test()
     assert raised.value.fault is RcdFault.SELF_TEST_FAILED
+
+
+async def test_a_plain_rcd_declares_no_dc_monitor(rcd_rig: RcdRig) -> None:
+    """A trip contact only: no DC reading, no reset, no task of its own, so a trip is
+    reported as 106 at once and nothing tries to reset it."""
+    assert rcd_rig.rcd.dc_monitor() is None

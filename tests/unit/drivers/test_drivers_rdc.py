@@ -134,3 +134,18 @@ async def test_run_keeps_the_reading_fresh(rdc_rig: RdcRig) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_the_rdc_dd_declares_itself_as_its_dc_monitor(rdc_rig: RdcRig) -> None:
+    """The capability the connector checks and the station supervision use: the DC
+    reading, the reset and the task keeping the reading fresh, all through the accessor."""
+    rig = rdc_rig
+    rig.require("leak")
+    dc = rig.rdc.dc_monitor()
+    assert dc is rig.rdc
+    rig.leak(8.5)
+    await rig.eventually(lambda: dc.tripped)
+    assert await dc.read_dc_leakage_ma() >= 6.0
+    rig.leak(0.0)
+    await dc.reset()
+    assert dc.tripped is False
