@@ -158,9 +158,9 @@ async def main() -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         listener.shutdown()
-        stack.close()
-        await pool.close()
-        await buses[can_name].close()
+        await stack.release()
+        await pool.release()
+        await buses[can_name].release()
         await wiring.stop()
     print(
         f"EV current request -> set-point frames on the CAN bus ({len(modules)} modules): "
