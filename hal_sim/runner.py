@@ -16,10 +16,10 @@ import asyncio
 import contextlib
 import logging
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -70,10 +70,9 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
                     config, sim.wiring, state_dir=state_dir, csms_url=url, set_keys=set_keys
                 )
                 set_keys = ()  # initial values: the first start only
-                runtime.simulation = sim  # type: ignore[attr-defined]
                 sim.world.cpo_availability = cpo_availability(runtime.station)
                 try:
-                    restart = await serve_until_signal(runtime, *args.http)
+                    restart = await serve_until_signal(runtime, *args.http, extensions=[sim])
                 finally:
                     runtime.close()
                 if restart is None:
@@ -86,7 +85,16 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def cpo_availability(station: Any) -> Callable[[int, bool], None]:
+class AvailabilityControl(Protocol):
+    """What the simulated CPO needs of the station: its public ChangeAvailability and a
+    task of the station's own to carry it out on."""
+
+    async def change_availability(self, connector_id: int, operative: bool) -> str: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None: ...
+
+
+def cpo_availability(station: AvailabilityControl) -> Callable[[int, bool], None]:
     """The CPO's ChangeAvailability as the simulator injects it (fault 206): the request
     the station's OCPP handler would carry out, on the station's own task group."""
 
