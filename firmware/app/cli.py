@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from firmware.app.commands import Command, installed_commands
@@ -78,13 +78,13 @@ class ConfigCommand:
         return _config_check(args.file)
 
 
-def default_commands() -> list[Command]:
-    """The board's commands and the installed ones, as ``evse --help`` lists them:
-    the station runners first, the tools last. An installed command cannot replace a
-    board command."""
+def default_commands(installed: Iterable[Command] | None = None) -> list[Command]:
+    """The board's commands and ``installed`` (default: the installed packages'), as
+    ``evse --help`` lists them: the station runners first, the tools last. An installed
+    command cannot replace a board command."""
     run, config = RunCommand(), ConfigCommand()
     added: list[Command] = []
-    for command in installed_commands():
+    for command in installed_commands() if installed is None else installed:
         if command.name in (run.name, config.name):
             log.warning("an installed command named %r is ignored: evse has its own",
                         command.name)
