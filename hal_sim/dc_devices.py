@@ -1,8 +1,9 @@
 """Interface-level stand-ins for the DC roles: power stack, IMD, EV communication, DC meter.
 
-Registered in ``drivers.registry`` as ``sim`` (``sim_dc`` for the meter). Unlike the AC
-drivers, which run on simulated wires, these implement the HAL interfaces directly on
-the simulated world, until the DC issue brings wire-level drivers (CAN power stacks,
+Registered with ``drivers.registry`` through the ``evse.drivers`` entry points of
+pyproject.toml as ``sim`` (``sim_dc`` for the meter). Unlike the AC drivers, which run
+on simulated wires, these implement the HAL interfaces directly on the simulated world,
+until the DC issue brings wire-level drivers (CAN power stacks,
 Modbus IMD and meter, an ISO 15118 stack). They find the world through
 ``ctx.wiring.extras["world"]`` and their connector through ``ctx.connector_id``, and read
 it lazily, so they can be built before the world is.

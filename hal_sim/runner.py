@@ -16,16 +16,17 @@ import asyncio
 import contextlib
 import logging
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from firmware.app.runtime import StationRuntime, serve_until_signal
 from firmware.config import StationConfig, load_station
 from firmware.http import make_app, serve
+from firmware.http.server import StationView
 from firmware.station.snapshot import StationState
 from hal_sim.simulator import Simulation
 
@@ -70,10 +71,9 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
                     config, sim.wiring, state_dir=state_dir, csms_url=url, set_keys=set_keys
                 )
                 set_keys = ()  # initial values: the first start only
-                runtime.simulation = sim  # type: ignore[attr-defined]
                 sim.world.cpo_availability = cpo_availability(runtime.station)
                 try:
-                    restart = await serve_until_signal(runtime, *args.http)
+                    restart = await serve_until_signal(runtime, *args.http, extensions=[sim])
                 finally:
                     runtime.close()
                 if restart is None:
@@ -86,7 +86,16 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def cpo_availability(station: Any) -> Callable[[int, bool], None]:
+class AvailabilityControl(Protocol):
+    """What the simulated CPO needs of the station: its public ChangeAvailability and a
+    task of the station's own to carry it out on."""
+
+    async def change_availability(self, connector_id: int, operative: bool) -> str: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None: ...
+
+
+def cpo_availability(station: AvailabilityControl) -> Callable[[int, bool], None]:
     """The CPO's ChangeAvailability as the simulator injects it (fault 206): the request
     the station's OCPP handler would carry out, on the station's own task group."""
 
@@ -121,17 +130,27 @@ async def cancel_and_wait(task: asyncio.Task[None], grace: float = 1.0) -> None:
         task.result()  # an error of the station's shows here
 
 
-class _CurrentStation:
-    """The HTTP server's view of a station that a Reset may replace."""
+class StationWithEvents(StationView, Protocol):
+    """What the HTTP server shows of a station: its state and its fault event log."""
 
-    def __init__(self, owner: SimulatedStation) -> None:
-        self._owner = owner
+    def fault_events(self, limit: int = 200) -> list[dict[str, Any]]: ...
+
+
+class _CurrentStation:
+    """The HTTP server's view of a station that a Reset may replace: the server keeps
+    this view, and a restart hands it the new station."""
+
+    def __init__(self, station: StationWithEvents) -> None:
+        self._station = station
+
+    def replace(self, station: StationWithEvents) -> None:
+        self._station = station
 
     def state(self) -> StationState:
-        return self._owner.station.state()
+        return self._station.state()
 
     def fault_events(self, limit: int = 200) -> list[dict[str, Any]]:
-        return self._owner.station.fault_events(limit)
+        return self._station.fault_events(limit)
 
 
 class SimulatedStation:
@@ -185,9 +204,9 @@ class SimulatedStation:
             self.state_dir = Path(self._tmp.name)
         self.sim = await Simulation.create(self.config, csms_url=self.csms_url)
         self._build(self.set_keys)
-        view = _CurrentStation(self)
-        app = make_app(view)
-        self.sim.add_routes(app, view)
+        self._view = _CurrentStation(self.station)
+        app = make_app(self._view)
+        self.sim.add_routes(app, self._view)
         self._server = await serve(app, "127.0.0.1", 0)
         host, port = self._server.address
         self.http_url = f"http://{host}:{port}"
@@ -210,6 +229,7 @@ class SimulatedStation:
                 await cancel_and_wait(running)
                 self.runtime.close()
                 self._build(())
+                self._view.replace(self.station)
                 self.restarts.append(hard)
 
     async def wait_restarted(self, count: int = 1, timeout: float = 10.0) -> None:

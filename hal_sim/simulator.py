@@ -47,7 +47,12 @@ class Simulation:
     ``wiring`` is a ``hal_sim.sim_wiring.SimWiring``, ``hw`` the ``hal_sim.circuits``
     hardware built on it, ``world`` the EV and grid model, ``proxy`` the CSMS link's
     :class:`NetworkProxy` (None without a central system).
+
+    A :class:`firmware.app.extension.RuntimeExtension`: ``evse sim`` hands it to
+    ``serve_until_signal``, which adds its routes and runs its world beside the station.
     """
+
+    name = "simulation"
 
     def __init__(
         self,

@@ -1,10 +1,10 @@
 """The ``evse`` command.
 
     evse run --station FILE [--state-dir DIR] [--http HOST:PORT] [--csms URL]
-    evse sim [--station FILE] [--csms URL | --no-csms] [--id ID] [--state-dir DIR]
-             [--http HOST:PORT] [--set-key KEY=VALUE ...]
-    evse sim ctl COMMAND ...          (see ``evse sim ctl --help``)
     evse config check FILE
+
+and the commands installed packages add (:mod:`firmware.app.commands`), e.g. the
+simulator's ``evse sim`` and ``evse sim ctl``.
 
 Imports are deferred into each command so that start-up (and the time to the first
 BootNotification) stays short.
@@ -15,74 +15,111 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from firmware.app.commands import Command, installed_commands
 
-def _host_port(text: str) -> tuple[str, int]:
+log = logging.getLogger(__name__)
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """Argument type ``HOST:PORT`` (``[::1]:8080`` too)."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not host:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return host.strip("[]"), int(port)
 
 
-def _key_value(text: str) -> tuple[str, str]:
+def key_value(text: str) -> tuple[str, str]:
+    """Argument type ``KEY=VALUE``."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, value
 
 
-def _parser() -> argparse.ArgumentParser:
+class RunCommand:
+    """``evse run``: the station on its controller board."""
+
+    name = "run"
+    help = "run the station on its controller board"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--station", type=Path, required=True, help="station file (TOML)")
+        parser.add_argument("--state-dir", type=Path, default=Path("/var/lib/evse"))
+        parser.add_argument("--http", type=host_port, default=("0.0.0.0", 8080))
+        parser.add_argument("--csms", help="central system URL (overrides the station file)")
+
+    def run_argv(self, argv: Sequence[str]) -> int | None:
+        return None
+
+    def run(self, args: argparse.Namespace) -> int:
+        from firmware.app.runtime import run_board
+
+        return run_board(args)
+
+
+class ConfigCommand:
+    """``evse config check FILE``: check a station file and report its problems."""
+
+    name = "config"
+    help = "station file tools"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        config_sub = parser.add_subparsers(dest="config_command", required=True)
+        check = config_sub.add_parser("check", help="check a station file and report problems")
+        check.add_argument("file", type=Path)
+
+    def run_argv(self, argv: Sequence[str]) -> int | None:
+        return None
+
+    def run(self, args: argparse.Namespace) -> int:
+        return _config_check(args.file)
+
+
+def default_commands(installed: Iterable[Command] | None = None) -> list[Command]:
+    """The board's commands and ``installed`` (default: the installed packages'), as
+    ``evse --help`` lists them: the station runners first, the tools last. An installed
+    command cannot replace a board command."""
+    run, config = RunCommand(), ConfigCommand()
+    added: list[Command] = []
+    for command in installed_commands() if installed is None else installed:
+        if command.name in (run.name, config.name):
+            log.warning("an installed command named %r is ignored: evse has its own",
+                        command.name)
+            continue
+        added.append(command)
+    return [run, *added, config]
+
+
+def _parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evse", description="EVSE controller firmware")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="run the station on its controller board")
-    run.add_argument("--station", type=Path, required=True, help="station file (TOML)")
-    run.add_argument("--state-dir", type=Path, default=Path("/var/lib/evse"))
-    run.add_argument("--http", type=_host_port, default=("0.0.0.0", 8080))
-    run.add_argument("--csms", help="central system URL (overrides the station file)")
-
-    sim = sub.add_parser("sim", help="run a simulated station (and its demo central system)")
-    sim.add_argument("--station", type=Path, help="station file (default: the example AC)")
-    group = sim.add_mutually_exclusive_group()
-    group.add_argument("--csms", help="central system URL; the station connects as URL/ID")
-    group.add_argument("--no-csms", action="store_true", help="run standalone")
-    sim.add_argument("--id", dest="charge_point_id", help="charge point id override")
-    sim.add_argument("--state-dir", type=Path, help="persistent state (default: temporary)")
-    sim.add_argument("--http", type=_host_port, default=("127.0.0.1", 8080))
-    sim.add_argument(
-        "--set-key", type=_key_value, action="append", default=[], metavar="KEY=VALUE"
-    )
-
-    config = sub.add_parser("config", help="station file tools")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
-    check = config_sub.add_parser("check", help="check a station file and report problems")
-    check.add_argument("file", type=Path)
+    for command in commands:
+        command.add_arguments(sub.add_parser(command.name, help=command.help))
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, commands: Sequence[Command] | None = None) -> int:
+    """Run ``evse`` with ``argv`` (default: the process's); ``commands`` replaces the
+    board's and the installed commands (tests)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `evse sim ctl ...` is a separate small client with its own parser.
-    if argv[:2] == ["sim", "ctl"]:
-        from hal_sim.ctl import main as ctl_main
-
-        return ctl_main(argv[2:])
-    args = _parser().parse_args(argv)
+    commands = default_commands() if commands is None else commands
+    by_name = {command.name: command for command in commands}
+    if argv and argv[0] in by_name:
+        status = by_name[argv[0]].run_argv(argv[1:])
+        if status is not None:
+            return status
+    args = _parser(commands).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stdout,
     )
-    if args.command == "config":
-        return _config_check(args.file)
-    from firmware.app.runtime import run_board, run_sim
-
     try:
-        if args.command == "sim":
-            return run_sim(args)
-        return run_board(args)
+        return by_name[args.command].run(args)
     except KeyboardInterrupt:
         return 0
 

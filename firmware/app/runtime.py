@@ -1,29 +1,31 @@
 """Assembly: a station, its persistence, its central-system link and its HTTP server.
 
 :class:`StationRuntime` is the same on a board and in simulation; only the wiring differs
-(``BoardWiring`` or the simulator's ``SimWiring``). ``run_board`` and ``run_sim`` are the
-``evse run`` / ``evse sim`` commands; tests use ``hal_sim.runner.SimulatedStation``.
+(``BoardWiring`` or the simulator's). ``run_board`` is the ``evse run`` command;
+:func:`serve_until_signal` serves a runtime with the :class:`RuntimeExtension` parts
+handed to it, which is how the simulator (``evse sim``, outside this package) adds its
+control API and world.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from drivers.wiring import BoardWiring, Wiring
+from firmware.app.extension import RuntimeExtension
 from firmware.app.gc_policy import settle_heap
 from firmware.clock import SystemClock
 from firmware.config import ConfigError, StationConfig, load_station
 from firmware.http import make_app, serve
 from firmware.http.server import RunningServer
-from firmware.ocpp.keys import ConfigKeys, InvalidValue
+from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.keys_catalog import apply_station
 from firmware.ocpp.link import OcppLink
 from firmware.ports import CentralSystemLink
@@ -144,7 +146,8 @@ def persisted_identity(
     return config, csms_url
 
 
-def _load(path: Path) -> StationConfig | None:
+def load_or_report(path: Path) -> StationConfig | None:
+    """The station file's configuration, or None after printing why it is refused."""
     try:
         return load_station(path)
     except ConfigError as exc:
@@ -152,8 +155,17 @@ def _load(path: Path) -> StationConfig | None:
         return None
 
 
-async def serve_until_signal(runtime: StationRuntime, host: str, port: int) -> bool | None:
+async def serve_until_signal(
+    runtime: StationRuntime,
+    host: str,
+    port: int,
+    *,
+    extensions: Sequence[RuntimeExtension] = (),
+) -> bool | None:
     """Run the station and its HTTP server until SIGTERM/SIGINT, then stop cleanly.
+
+    Each of ``extensions`` adds its routes to the station's application and runs its task
+    beside the station, in the same TaskGroup, until the station stops.
 
     Returns None after a signal; after a Reset the station asked for, whether it was hard
     (the caller restarts: in-process in simulation, by exiting or rebooting on a board)."""
@@ -170,15 +182,14 @@ async def serve_until_signal(runtime: StationRuntime, host: str, port: int) -> b
     runtime.station.on_restart = on_restart
     runtime.recover_power_loss()
     app = make_app(runtime.station)
-    sim = getattr(runtime, "simulation", None)
-    if sim is not None:
-        sim.add_routes(app, runtime.station)
+    for extension in extensions:
+        extension.add_routes(app, runtime.station)
     server: RunningServer | None = None
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(runtime.station.run(), name="station")]
-            if sim is not None:
-                tasks.append(tg.create_task(sim.run(), name="simulation"))
+            tasks.extend(tg.create_task(extension.run(), name=extension.name)
+                         for extension in extensions)
             # Serve only once the drivers are started: before that there is no state to show.
             await runtime.station.started.wait()
             settle_heap()  # no 50 ms collections of start-up objects from here on
@@ -207,7 +218,8 @@ async def reboot_board() -> None:
 
 
 def run_board(args: argparse.Namespace) -> int:
-    config = _load(args.station)
+    """``evse run``: the station on the board's wiring until a signal or a Reset."""
+    config = load_or_report(args.station)
     if config is None:
         return 2
     url = args.csms or config.csms_url
@@ -228,19 +240,3 @@ def run_board(args: argparse.Namespace) -> int:
 
     return asyncio.run(main())
 
-
-def run_sim(args: argparse.Namespace) -> int:
-    from hal_sim.runner import default_station, sim_main
-
-    path = args.station or default_station()
-    config = _load(path)
-    if config is None:
-        return 2
-    try:
-        return asyncio.run(sim_main(config, args))
-    except InvalidValue as exc:
-        print(f"--set-key: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        with contextlib.suppress(Exception):
-            logging.shutdown()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.registry import DRIVERS, UnknownDriver, driver_params
+from drivers.registry import UnknownDriver, all_drivers, driver_params
 from firmware.config import (
     ConfigError,
     ConnectorKind,
@@ -638,7 +638,7 @@ DOC = DOCS / "configuration.md"
 
 
 @pytest.mark.parametrize(
-    ("role", "driver"), [(role, name) for role, names in DRIVERS.items() for name in names]
+    ("role", "driver"), [(role, name) for role, names in all_drivers().items() for name in names]
 )
 def test_doc_describes_every_driver_param(role: str, driver: str) -> None:
     try:
