@@ -144,7 +144,7 @@ def install_profiles(link: OcppLink, station: Station) -> None:
     link.install(ReservationProfile(station.reservations))
     # No FirmwareManagement yet: FirmwareStatusNotification / DiagnosticsStatusNotification
     # triggers answer NotImplemented.
-    link.install(RemoteTriggerProfile(link, station))
+    link.install(RemoteTriggerProfile(link, station, firmware=None, diagnostics=None))
 
 
 def persisted_identity(

@@ -42,7 +42,11 @@ logger = logging.getLogger(__name__)
 
 
 class CoreProfile:
-    """Handlers of the Core feature profile."""
+    """Handlers of the Core feature profile.
+
+    Every operation port is a required keyword: a station without one passes ``None``
+    explicitly, so a port forgotten in the assembly is a type error, not a silent
+    Rejected."""
 
     name = "Core"
 
@@ -51,12 +55,12 @@ class CoreProfile:
         link: LinkServices,
         connectors: ConnectorIds,
         *,
-        remote: RemoteControl | None = None,
-        reset: ResetControl | None = None,
-        availability: AvailabilityControl | None = None,
-        unlock: UnlockControl | None = None,
-        cache: AuthorizationCache | None = None,
-        data_transfer: IncomingDataTransfer | None = None,
+        remote: RemoteControl | None,
+        reset: ResetControl | None,
+        availability: AvailabilityControl | None,
+        unlock: UnlockControl | None,
+        cache: AuthorizationCache | None,
+        data_transfer: IncomingDataTransfer | None,
     ) -> None:
         self._link = link
         self._connectors = connectors

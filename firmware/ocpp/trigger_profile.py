@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 class RemoteTriggerProfile:
-    """Handlers of the RemoteTrigger feature profile."""
+    """Handlers of the RemoteTrigger feature profile (the status ports are required
+    keywords: ``None`` is said explicitly)."""
 
     name = "RemoteTrigger"
 
@@ -34,8 +35,8 @@ class RemoteTriggerProfile:
         link: LinkServices,
         connectors: ConnectorIds,
         *,
-        firmware: FirmwareStatusSource | None = None,
-        diagnostics: DiagnosticsStatusSource | None = None,
+        firmware: FirmwareStatusSource | None,
+        diagnostics: DiagnosticsStatusSource | None,
     ) -> None:
         self._link = link
         self._connectors = connectors

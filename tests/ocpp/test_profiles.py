@@ -17,7 +17,6 @@ from firmware.auth.authorizer import Authorizer, LocalList
 from firmware.auth.reservations import Reservations
 from firmware.clock import ManualClock
 from firmware.config.model import Identity
-from firmware.ocpp.core_profile import CoreProfile
 from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.link import Backoff, OcppLink
 from firmware.ocpp.local_list_profile import LocalListProfile
@@ -48,7 +47,14 @@ from firmware.station.operations import ConnectorLink, StationOps
 from firmware.station.station import LocalLink, Station
 from firmware.storage.store import Store
 from hal_sim.csms_demo import DemoCsms, serve
-from tests.support.peer_harness import StubStation, install_stub_profiles, running, until
+from tests.support.peer_harness import (
+    StubStation,
+    bare_core,
+    bare_trigger,
+    install_stub_profiles,
+    running,
+    until,
+)
 from tests.support.tc_harness import demo_station
 
 CP = "CP-PROFILES-1"
@@ -78,7 +84,7 @@ def payload(reply: Reply | dict[str, Any]) -> dict[str, Any]:
 
 async def test_core_without_its_ports_answers_as_documented() -> None:
     link = bare_link()
-    core = CoreProfile(link, StubStation())  # no operation port at all
+    core = bare_core(link, StubStation())  # no operation port at all
     reset = await core.reset({"type": "Soft"})
     assert payload(reset) == {"status": "Rejected"} and reset.after is None
     assert await core.change_availability({"connectorId": 1, "type": "Inoperative"}) == {
@@ -92,7 +98,7 @@ async def test_core_without_its_ports_answers_as_documented() -> None:
 
 
 async def test_trigger_without_firmware_or_diagnostics_port_is_not_implemented() -> None:
-    trigger = RemoteTriggerProfile(bare_link(), StubStation())
+    trigger = bare_trigger(bare_link(), StubStation())
     for message in ("FirmwareStatusNotification", "DiagnosticsStatusNotification"):
         reply = await trigger.trigger_message({"requestedMessage": message})
         assert reply.payload == {"status": "NotImplemented"} and reply.after is None
@@ -132,7 +138,7 @@ class Firmware:
 async def test_trigger_firmware_and_diagnostics_status_with_their_port(csms: DemoCsms) -> None:
     station, firmware = StubStation(), Firmware()
     link = bare_link(csms.url)
-    link.install(CoreProfile(link, station, remote=station))
+    link.install(bare_core(link, station, remote=station))
     link.install(RemoteTriggerProfile(link, station, firmware=firmware, diagnostics=firmware))
     async with running(link, station):
         await until(lambda: link.online)
@@ -172,11 +178,11 @@ async def test_local_list_profile_works_on_the_list_alone() -> None:
 def test_supported_feature_profiles_follow_the_installed_profiles() -> None:
     link = bare_link()
     station = StubStation()
-    link.install(CoreProfile(link, station))
+    link.install(bare_core(link, station))
     assert link.keys.get("SupportedFeatureProfiles") == "Core"
     reservations = Reservations({}, Store(None), ManualClock(), lambda: False)
     link.install(ReservationProfile(reservations))
-    link.install(RemoteTriggerProfile(link, station))
+    link.install(bare_trigger(link, station))
     assert link.keys.get("SupportedFeatureProfiles") == "Core,Reservation,RemoteTrigger"
     actions = link.router.actions()
     assert {"ReserveNow", "CancelReservation", "TriggerMessage"} <= set(actions)
@@ -256,7 +262,7 @@ def test_the_link_has_the_shape_of_its_ports() -> None:
     assert_satisfies(link, CentralSystemLink)
     assert_satisfies(link, LinkServices)
     reservations = Reservations({}, Store(None), ManualClock(), lambda: False)
-    for profile in (CoreProfile(link, StubStation()), RemoteTriggerProfile(link, StubStation()),
+    for profile in (bare_core(link, StubStation()), bare_trigger(link, StubStation()),
                     LocalListProfile(LocalList(Store(None), lambda _n: None)),
                     ReservationProfile(reservations)):
         assert_satisfies(profile, Profile)

@@ -236,11 +236,24 @@ class StubStation(StationPort, RemoteControl):
         self.stop_infos.append((id_tag, info))
 
 
+def bare_core(
+    link: OcppLink, station: StubStation, remote: RemoteControl | None = None
+) -> CoreProfile:
+    """The Core profile with no operation port but (optionally) remote control."""
+    return CoreProfile(link, station, remote=remote, reset=None, availability=None,
+                       unlock=None, cache=None, data_transfer=None)
+
+
+def bare_trigger(link: OcppLink, station: StubStation) -> RemoteTriggerProfile:
+    """The RemoteTrigger profile without firmware or diagnostics status."""
+    return RemoteTriggerProfile(link, station, firmware=None, diagnostics=None)
+
+
 def install_stub_profiles(link: OcppLink, station: StubStation) -> OcppLink:
     """The profiles of a station with no optional capability: Core (remote start/stop
     only) and RemoteTrigger (SupportedFeatureProfiles "Core,RemoteTrigger")."""
-    link.install(CoreProfile(link, station, remote=station))
-    link.install(RemoteTriggerProfile(link, station))
+    link.install(bare_core(link, station, remote=station))
+    link.install(bare_trigger(link, station))
     return link
 
 
