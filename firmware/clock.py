@@ -19,6 +19,10 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """Wall-clock time, timezone-aware UTC."""
 
+    def set_time(self, current: datetime) -> None:
+        """Adopt the central system's time (BootNotification / Heartbeat answers): ``now()``
+        follows it from here on; ``monotonic()`` does not jump."""
+
 
 class SystemClock:
     """The real clock. ``set_offset`` applies time taken from the central system."""

@@ -101,7 +101,7 @@ def cpo_availability(station: AvailabilityControl) -> Callable[[int, bool], None
 
     def request(connector_id: int, operative: bool) -> None:
         async def change() -> None:
-            await station.change_availability(connector_id, operative)
+            await station.ops.change_availability(connector_id, operative)
 
         station.spawn(change(), f"ChangeAvailability {connector_id}")
 

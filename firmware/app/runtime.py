@@ -25,10 +25,13 @@ from firmware.clock import SystemClock
 from firmware.config import ConfigError, StationConfig, load_station
 from firmware.http import make_app, serve
 from firmware.http.server import RunningServer
+from firmware.ocpp.core_profile import CoreProfile
 from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.keys_catalog import apply_station
 from firmware.ocpp.link import OcppLink
-from firmware.ports import CentralSystemLink
+from firmware.ocpp.local_list_profile import LocalListProfile
+from firmware.ocpp.reservation_profile import ReservationProfile
+from firmware.ocpp.trigger_profile import RemoteTriggerProfile
 from firmware.station.station import Station
 from firmware.storage.store import Store
 
@@ -65,30 +68,29 @@ class StationRuntime:
         self.config = config
         self.csms_url = csms_url
         clock_ = self.clock
-
-        def link_factory(station: Station) -> CentralSystemLink:
-            assert csms_url is not None
-            return OcppLink(
-                station,
-                config.identity,
-                csms_url,
-                self.store,
-                self.keys,
-                clock_,
-                endpoint=wiring.tcp_endpoint,
-                connector_count=len(config.connectors),
-            )
-
+        # The link is complete before the station gets it; it learns the station only
+        # when the station runs it (``link.run(station)``).
+        link = OcppLink(
+            config.identity,
+            csms_url,
+            self.store,
+            self.keys,
+            clock_,
+            endpoint=wiring.tcp_endpoint,
+            connector_count=len(config.connectors),
+        ) if csms_url else None
         self.station = Station(
             config,
             wiring,
             clock=self.clock,
-            link_factory=link_factory if csms_url else None,
+            link=link,
             key=self.keys.get,
             persist_meter=lambda tx, wh: self.store.persist_meter(tx.local_id, wh, clock_.now()),
             store=self.store,
             watch_key=self.keys.on_change,
         )
+        if link is not None:
+            install_profiles(link, self.station)
 
     def recover_power_loss(self) -> None:
         """Transactions that were running when the power went: stop them now with reason
@@ -119,12 +121,32 @@ class StationRuntime:
             self.station.link.online and self.store.queue_len() and loop.time() < deadline
         ):
             await asyncio.sleep(0.05)
-        shutdown = getattr(self.station.link, "shutdown", None)
-        if shutdown is not None:
-            await shutdown(max(0.1, deadline - loop.time()))
+        await self.station.link.shutdown(max(0.1, deadline - loop.time()))
 
     def close(self) -> None:
         self.store.close()
+
+
+def install_profiles(link: OcppLink, station: Station) -> None:
+    """The OCPP feature profiles of a station, each with the parts of the station that
+    provide its ports. SupportedFeatureProfiles lists them in this order. A profile whose
+    capability the station lacks is not installed; a Core operation it lacks is ``None``
+    (see :mod:`firmware.ocpp.core_profile`)."""
+    link.install(CoreProfile(
+        link,
+        station,
+        remote=station,
+        reset=station,
+        availability=station.ops,
+        unlock=station.ops,
+        cache=station.auth,
+        data_transfer=station.ops,
+    ))
+    link.install(LocalListProfile(station.auth.local_list))
+    link.install(ReservationProfile(station.reservations))
+    # No FirmwareManagement yet: FirmwareStatusNotification / DiagnosticsStatusNotification
+    # triggers answer NotImplemented.
+    link.install(RemoteTriggerProfile(link, station, firmware=None, diagnostics=None))
 
 
 def persisted_identity(

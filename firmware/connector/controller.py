@@ -29,7 +29,7 @@ from firmware.clock import Clock
 from firmware.config import ConnectorConfig, ConnectorKind
 from firmware.connector.checks import LOCK_FAULT_CONDITIONS, ConnectorChecks
 from firmware.connector.dc_control import DcControl
-from firmware.ports import CentralSystemLink, MeterSnapshot, StatusReport, TxHandle
+from firmware.ports import MeterSnapshot, StatusReport, TransactionLink, TxHandle
 from firmware.safety.fault_book import ActiveFault, FaultBook
 from firmware.safety.fault_catalogue import Catalogue, Condition
 from firmware.safety.gate import InterlockOpen, Safety, follow_input
@@ -88,7 +88,7 @@ class ConnectorController:
         devices: ConnectorDevices,
         *,
         safety: Safety,
-        link: CentralSystemLink,
+        link: TransactionLink,
         catalogue: Catalogue,
         clock: Clock,
         timers: SessionTimers | None = None,

@@ -1,25 +1,22 @@
 """Core profile: the calls the central system makes to the charge point.
 
-RemoteStartTransaction, RemoteStopTransaction, ChangeConfiguration and GetConfiguration are
-handled here. Reset, ChangeAvailability, UnlockConnector, ClearCache and DataTransfer call an
-optional method of the station when it has one (looked up with ``getattr``, so the
-:class:`~firmware.ports.StationPort` contract does not grow for them) and answer Rejected /
-NotSupported / UnknownVendorId otherwise:
+RemoteStartTransaction, RemoteStopTransaction, ChangeConfiguration, GetConfiguration,
+Reset, ChangeAvailability, UnlockConnector, ClearCache and DataTransfer. Each station
+operation goes to its capability port (:mod:`firmware.ports`); a port the station does not
+have is ``None`` and answers as OCPP allows a charge point without it:
 
-``async def reset(hard: bool) -> bool``
-    True = Accepted. Decide only; ``def start_reset(hard: bool)`` then carries it out,
-    called once Reset.conf is on its way.
-``async def change_availability(connector_id: int, operative: bool) -> str | bool``
-    "Accepted" / "Rejected" / "Scheduled" (connector 0 = the whole station).
-``async def unlock_connector(connector_id: int) -> str | bool``
-    "Unlocked" / "UnlockFailed" / "NotSupported".
-``def clear_cache() -> bool``
-    True = Accepted.
-``def data_transfer(vendor_id: str, message_id: str | None, data: str | None)``
-    ``-> tuple[str, str | None]``: DataTransferStatus and the answer's data.
+* RemoteStart/StopTransaction: :class:`~firmware.ports.RemoteControl`; without: Rejected
+* Reset: :class:`~firmware.ports.ResetControl`; without: Rejected
+* ChangeAvailability: :class:`~firmware.ports.AvailabilityControl`; without: Rejected
+* UnlockConnector: :class:`~firmware.ports.UnlockControl`; without: NotSupported
+* ClearCache: :class:`~firmware.ports.AuthorizationCache`; without: Accepted (no cache is
+  kept, so it is empty)
+* DataTransfer: :class:`~firmware.ports.IncomingDataTransfer`; without: UnknownVendorId
 
-ChangeConfiguration of AuthorizationKey reconnects (with the new password) once its answer
-went out.
+A connectorId the station does not have is Rejected (RemoteStart, ChangeAvailability) or
+NotSupported (UnlockConnector, TC_031) before any port is asked. An accepted Reset is
+carried out (``ResetControl.start_reset``) once its answer went out; ChangeConfiguration
+of AuthorizationKey reconnects (with the new password) once its answer went out.
 
 The CP-initiated Core messages (BootNotification, Heartbeat, StatusNotification, Authorize,
 Start/StopTransaction, MeterValues) are sent by link.py, transactions.py and metering.py.
@@ -28,30 +25,51 @@ Start/StopTransaction, MeterValues) are sent by link.py, transactions.py and met
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
 
+from firmware.ocpp.profile import LinkServices
 from firmware.ocpp.rpc import JsonObject, Reply, Router
-
-if TYPE_CHECKING:
-    from firmware.ocpp.link import OcppLink
+from firmware.ports import (
+    AuthorizationCache,
+    AvailabilityControl,
+    ConnectorIds,
+    IncomingDataTransfer,
+    RemoteControl,
+    ResetControl,
+    UnlockControl,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def _status(result: Any, yes: str, no: str) -> str:
-    """An optional station method may answer a bool or the status string itself."""
-    if isinstance(result, bool):
-        return yes if result else no
-    return str(result)
-
-
 class CoreProfile:
-    """Handlers of the Core feature profile."""
+    """Handlers of the Core feature profile.
+
+    Every operation port is a required keyword: a station without one passes ``None``
+    explicitly, so a port forgotten in the assembly is a type error, not a silent
+    Rejected."""
 
     name = "Core"
 
-    def __init__(self, link: OcppLink) -> None:
+    def __init__(
+        self,
+        link: LinkServices,
+        connectors: ConnectorIds,
+        *,
+        remote: RemoteControl | None,
+        reset: ResetControl | None,
+        availability: AvailabilityControl | None,
+        unlock: UnlockControl | None,
+        cache: AuthorizationCache | None,
+        data_transfer: IncomingDataTransfer | None,
+    ) -> None:
         self._link = link
+        self._connectors = connectors
+        self._remote = remote
+        self._reset = reset
+        self._availability = availability
+        self._unlock = unlock
+        self._cache = cache
+        self._data_transfer = data_transfer
 
     def install(self, router: Router) -> None:
         router.add("RemoteStartTransaction", self.remote_start)
@@ -69,12 +87,12 @@ class CoreProfile:
     async def remote_start(self, req: JsonObject) -> JsonObject:
         connector_id: int | None = req.get("connectorId")
         id_tag = str(req["idTag"])
-        station = self._link.station
         # chargingProfile: SmartCharging comes later; the start itself is still honoured.
-        if connector_id is not None and connector_id not in station.connector_ids():
+        if connector_id is not None and connector_id not in self._connectors.connector_ids():
             logger.info("RemoteStartTransaction for connector %d rejected", connector_id)
             return {"status": "Rejected"}  # connector 0 included (TC_027)
-        accepted = await station.remote_start(connector_id, id_tag)
+        accepted = self._remote is not None and await self._remote.remote_start(
+            connector_id, id_tag)
         logger.info(
             "connector %s: RemoteStartTransaction for %s %s",
             connector_id if connector_id is not None else "(any)",
@@ -89,7 +107,7 @@ class CoreProfile:
         if connector_id is None:
             logger.info("RemoteStopTransaction for unknown transaction %d", transaction_id)
             return {"status": "Rejected"}
-        accepted = await self._link.station.remote_stop(connector_id)
+        accepted = self._remote is not None and await self._remote.remote_stop(connector_id)
         logger.info(
             "connector %d: RemoteStopTransaction %d %s",
             connector_id, transaction_id, "accepted" if accepted else "rejected",
@@ -114,51 +132,47 @@ class CoreProfile:
     # ------------------------------------------------------------------ station operations
 
     async def reset(self, req: JsonObject) -> Reply:
-        station = self._link.station
-        method = getattr(station, "reset", None)
-        if method is None:
+        port = self._reset
+        if port is None:
             return Reply({"status": "Rejected"})
         hard = req["type"] == "Hard"
-        accepted = await method(hard)
+        accepted = await port.reset(hard)
         logger.info("Reset %s: %s", req["type"], "accepted" if accepted else "rejected")
-        start = getattr(station, "start_reset", None)
-        if not accepted or start is None:
-            return Reply({"status": "Accepted" if accepted else "Rejected"})
+        if not accepted:
+            return Reply({"status": "Rejected"})
 
         async def after() -> None:
-            start(hard)
+            port.start_reset(hard)
 
         return Reply({"status": "Accepted"}, after)
 
     async def change_availability(self, req: JsonObject) -> JsonObject:
         connector_id = int(req["connectorId"])
-        method = getattr(self._link.station, "change_availability", None)
-        if method is None or connector_id not in (0, *self._link.station.connector_ids()):
+        port = self._availability
+        if port is None or connector_id not in (0, *self._connectors.connector_ids()):
             return {"status": "Rejected"}
-        result = await method(connector_id, req["type"] == "Operative")
-        return {"status": _status(result, "Accepted", "Rejected")}
+        return {"status": await port.change_availability(connector_id,
+                                                         req["type"] == "Operative")}
 
     async def unlock_connector(self, req: JsonObject) -> JsonObject:
         connector_id = int(req["connectorId"])
-        method = getattr(self._link.station, "unlock_connector", None)
-        if method is None or connector_id not in self._link.station.connector_ids():
+        port = self._unlock
+        if port is None or connector_id not in self._connectors.connector_ids():
             return {"status": "NotSupported"}  # unknown connector: TC_031
-        result = await method(connector_id)
-        return {"status": _status(result, "Unlocked", "UnlockFailed")}
+        return {"status": await port.unlock_connector(connector_id)}
 
     async def clear_cache(self, req: JsonObject) -> JsonObject:
-        method = getattr(self._link.station, "clear_cache", None)
-        if method is None:
-            return {"status": "Accepted"}  # no authorization cache kept yet: it is empty
-        return {"status": _status(method(), "Accepted", "Rejected")}
+        if self._cache is None:
+            return {"status": "Accepted"}  # no authorization cache kept: it is empty
+        return {"status": "Accepted" if self._cache.clear_cache() else "Rejected"}
 
     async def data_transfer(self, req: JsonObject) -> JsonObject:
-        method = getattr(self._link.station, "data_transfer", None)
         vendor_id = str(req["vendorId"])
-        if method is None:
+        if self._data_transfer is None:
             logger.info("DataTransfer from vendor %s: unknown vendor", vendor_id)
             return {"status": "UnknownVendorId"}
-        status, data = method(vendor_id, req.get("messageId"), req.get("data"))
+        status, data = self._data_transfer.data_transfer(
+            vendor_id, req.get("messageId"), req.get("data"))
         answer: JsonObject = {"status": status}
         if data is not None:
             answer["data"] = data

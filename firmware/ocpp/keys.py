@@ -290,10 +290,6 @@ class ConfigKeys:
         self._declare(spec)
         self._load(spec, quiet=False)
 
-    def register_all(self, specs: Iterable[KeySpec]) -> None:
-        for spec in specs:
-            self.register(spec)
-
     def _declare(self, spec: KeySpec) -> None:
         folded = spec.name.casefold()
         if folded in self._specs:

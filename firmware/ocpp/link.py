@@ -1,9 +1,16 @@
 """The OCPP 1.6J link: connection, boot, heartbeat, status, and the session around them.
 
-:class:`OcppLink` implements :class:`firmware.ports.CentralSystemLink` on top of a
-:class:`firmware.ports.StationPort`. ``await link.run()`` (inside the station's TaskGroup)
-connects to ``url/charge_point_id`` with subprotocol ``ocpp1.6``, boots, and keeps the
-session up; when the connection fails it reconnects with exponential back-off and jitter.
+:class:`OcppLink` implements :class:`firmware.ports.CentralSystemLink`. It is built
+without the station (identity, URL, store, keys, clock, endpoint), so the station receives
+it complete; ``await link.run(station)`` (inside the station's TaskGroup) then runs it for
+that :class:`firmware.ports.StationPort`: connects to ``url/charge_point_id`` with
+subprotocol ``ocpp1.6``, boots, and keeps the session up; when the connection fails it
+reconnects with exponential back-off and jitter.
+
+The link knows no feature profile by name: the assembly installs each one with
+:meth:`OcppLink.install` (see :mod:`firmware.ocpp.profile`), and SupportedFeatureProfiles
+lists the installed ones in the order they were installed. The link itself is the
+:class:`~firmware.ocpp.profile.LinkServices` the profiles use.
 
 Session order after connecting: BootNotification until Accepted (Pending / Rejected: retry
 after ``interval``, send nothing else meanwhile, answer the central system's calls), then
@@ -27,7 +34,7 @@ import random
 import ssl
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -38,11 +45,9 @@ from websockets.uri import parse_uri
 from firmware import __version__
 from firmware.clock import Clock
 from firmware.config.model import Identity
-from firmware.ocpp.core_profile import CoreProfile
 from firmware.ocpp.keys import ConfigKeys
-from firmware.ocpp.local_list_profile import LocalListProfile
 from firmware.ocpp.metering import Metering
-from firmware.ocpp.reservation_profile import ReservationProfile
+from firmware.ocpp.profile import Profile
 from firmware.ocpp.rpc import (
     CallFailed,
     InvalidMessage,
@@ -55,7 +60,6 @@ from firmware.ocpp.rpc import (
 )
 from firmware.ocpp.status_notifications import StatusNotifications
 from firmware.ocpp.transactions import TransactionQueue, id_tag_info
-from firmware.ocpp.trigger_profile import RemoteTriggerProfile
 from firmware.ports import IdTagInfo, StationPort, StatusReport, TxHandle
 from firmware.storage.store import Store
 
@@ -64,14 +68,6 @@ logger = logging.getLogger(__name__)
 SUBPROTOCOL = Subprotocol("ocpp1.6")
 # Errors of one message that must not end the session (never for RpcClosed).
 _MESSAGE_ERRORS = (CallFailed, InvalidMessage, TimeoutError)
-
-
-class Profile(Protocol):
-    """A feature profile module: its name (SupportedFeatureProfiles) and its handlers."""
-
-    name: str
-
-    def install(self, router: Router) -> None: ...
 
 
 class Backoff:
@@ -108,22 +104,20 @@ class OcppLink:
 
     def __init__(
         self,
-        station: StationPort,
         identity: Identity,
         url: str,
         store: Store,
         keys: ConfigKeys,
         clock: Clock,
         endpoint: Callable[[str, int], tuple[str, int]] = _direct,
-        connector_count: int | None = None,
         *,
+        connector_count: int,
         call_timeout: float = 30.0,
         authorize_timeout: float = 5.0,
         boot_retry_s: float = 60.0,
         backoff: Backoff | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.station = station
         self.identity = identity
         self.keys = keys
         self.store = store
@@ -134,6 +128,7 @@ class OcppLink:
         self._authorize_timeout = authorize_timeout
         self._boot_retry_s = boot_retry_s  # after a Pending/Rejected with interval 0
         self._backoff = backoff or Backoff()
+        self._station: StationPort | None = None  # the station run() runs for
         self._ssl = ssl_context  # wss: None = the system's trusted certificates
         self.router = Router()
         self._profiles: list[str] = []
@@ -147,23 +142,14 @@ class OcppLink:
         self._stopping = False  # shutdown(): no more connections
         self._heartbeat_wake = asyncio.Event()
         self._boot_now = asyncio.Event()
-        self.transactions = TransactionQueue(store, keys, station)
-        self.metering = Metering(station, keys, clock, store, self.transactions.meter_values,
+        self.transactions = TransactionQueue(store, keys)
+        self.metering = Metering(keys, clock, store, self.transactions.meter_values,
                                  send_direct=self._meter_values_now)
 
-        count = connector_count if connector_count is not None else len(station.connector_ids())
-        keys.set_readonly("NumberOfConnectors", str(count))
+        keys.set_readonly("NumberOfConnectors", str(connector_count))
         keys.on_change("HeartbeatInterval", lambda _v: self._heartbeat_wake.set())
         keys.on_change("WebSocketPingInterval", lambda _v: self._ping_wake.set())
         keys.on_change("AuthorizationKey", lambda _v: self._want_reconnect())
-        self.install(CoreProfile(self))
-        # Profiles the station supports (looked up on its class: the station builds its
-        # link before it has built everything else).
-        if hasattr(type(station), "local_list"):
-            self.install(LocalListProfile(self))
-        if hasattr(type(station), "reserve_now"):
-            self.install(ReservationProfile(self))
-        self.install(RemoteTriggerProfile(self))
 
     # ------------------------------------------------------------------ assembly
 
@@ -172,7 +158,8 @@ class OcppLink:
         return self.identity.charge_point_id
 
     def install(self, profile: Profile) -> None:
-        """Add a feature profile's handlers and announce it in SupportedFeatureProfiles."""
+        """Add a feature profile's handlers and announce it in SupportedFeatureProfiles
+        (in the order of installation). Install every profile before :meth:`run`."""
         profile.install(self.router)
         if profile.name not in self._profiles:
             self._profiles.append(profile.name)
@@ -183,6 +170,10 @@ class OcppLink:
     @property
     def online(self) -> bool:
         return self._online
+
+    @property
+    def url(self) -> str:
+        return self._url
 
     def notify_status(self, connector_id: int, report: StatusReport) -> None:
         self.statuses.changed(connector_id, report, self._online)
@@ -226,12 +217,31 @@ class OcppLink:
         data = self.metering.transaction_data(handle, periodic, meter_stop_wh, timestamp)
         self.transactions.stop(handle, meter_stop_wh, timestamp, reason, id_tag, data)
 
-    # ------------------------------------------------------------------ for the profiles
+    async def data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> tuple[str, str | None] | None:
+        """DataTransfer to the central system: (status, data), None when offline."""
+        payload: JsonObject = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        if not self._online:
+            return None
+        answer = await self.send_now("DataTransfer", payload)
+        if answer is None:
+            return None
+        return str(answer["status"]), answer.get("data")
+
+    # ------------------------------------------------------------------ LinkServices (profiles)
 
     def connector_of(self, transaction_id: int) -> int | None:
         """The connector running the transaction with that central-system id."""
-        for c in self.station.connector_ids():
-            handle = self.station.active_transaction(c)
+        station = self._station
+        if station is None:  # not running: no transaction is known to run
+            return None
+        for c in station.connector_ids():
+            handle = station.active_transaction(c)
             if handle is None:
                 continue
             if transaction_id in (handle.transaction_id, self.store.csms_tx_id(handle.local_id)):
@@ -264,7 +274,10 @@ class OcppLink:
 
     async def send_status(self, connector_id: int) -> None:
         """Send a connector's current status now (boot, TriggerMessage)."""
-        await self.statuses.send(self._rpc, connector_id, self.station.status_of(connector_id))
+        station = self._station
+        if station is None:
+            return
+        await self.statuses.send(self._rpc, connector_id, station.status_of(connector_id))
 
     async def send_now(self, action: str, payload: JsonObject) -> JsonObject | None:
         """Send a message that is not queued (status notifications, DataTransfer) now;
@@ -284,33 +297,19 @@ class OcppLink:
         if self._online:
             await self.send_now("MeterValues", payload)
 
-    async def data_transfer(
-        self, vendor_id: str, message_id: str | None = None, data: str | None = None
-    ) -> tuple[str, str | None] | None:
-        """DataTransfer to the central system: (status, data), None when offline."""
-        payload: JsonObject = {"vendorId": vendor_id}
-        if message_id is not None:
-            payload["messageId"] = message_id
-        if data is not None:
-            payload["data"] = data
-        if not self._online:
-            return None
-        answer = await self.send_now("DataTransfer", payload)
-        if answer is None:
-            return None
-        return str(answer["status"]), answer.get("data")
-
     async def send_meter_values(self, connector_id: int) -> None:
         """MeterValues of a connector now, context Trigger (not queued)."""
-        rpc = self._rpc
-        values = self.metering.snapshot_values(connector_id, "Trigger")
-        if rpc is None or not values:
+        rpc, station = self._rpc, self._station
+        if rpc is None or station is None:
+            return
+        values = self.metering.snapshot_values(station, connector_id, "Trigger")
+        if not values:
             return
         payload: JsonObject = {
             "connectorId": connector_id,
             "meterValue": [{"timestamp": format_time(self._clock.now()), "sampledValue": values}],
         }
-        handle = self.station.active_transaction(connector_id)
+        handle = station.active_transaction(connector_id)
         if handle is not None:
             tx_id = handle.transaction_id or self.store.csms_tx_id(handle.local_id)
             if tx_id is not None:
@@ -322,13 +321,15 @@ class OcppLink:
 
     # ------------------------------------------------------------------ connection
 
-    async def run(self) -> None:
-        """Connect and keep the session up, until cancelled or :meth:`shutdown`."""
+    async def run(self, station: StationPort) -> None:
+        """Connect and keep the session up for ``station``, until cancelled or
+        :meth:`shutdown`."""
+        self._station = station
         async with asyncio.TaskGroup() as tg:
-            metering = tg.create_task(self.metering.run(), name="ocpp-metering")
+            metering = tg.create_task(self.metering.run(station), name="ocpp-metering")
             while not self._stopping:
                 try:
-                    await self._connect_once()
+                    await self._connect_once(station)
                 except Exception:  # a bug must not end the link: log it, reconnect
                     logger.exception("%s: connection attempt failed", self.charge_point_id)
                 if self._stopping:
@@ -351,7 +352,7 @@ class OcppLink:
         token = base64.b64encode(f"{self.charge_point_id}:{key}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    async def _connect_once(self) -> None:
+    async def _connect_once(self, station: StationPort) -> None:
         uri = self._uri()
         try:
             parsed = parse_uri(uri)
@@ -378,7 +379,7 @@ class OcppLink:
                             host, port)
                 self._ws = ws
                 try:
-                    await self._session(ws)
+                    await self._session(ws, station)
                 finally:
                     self._ws = None
         except InvalidURI as e:
@@ -454,7 +455,7 @@ class OcppLink:
                 ws.transport.abort()
                 raise RpcClosed("WebSocket ping unanswered") from None
 
-    async def _session(self, ws: ClientConnection) -> None:
+    async def _session(self, ws: ClientConnection, station: StationPort) -> None:
         rpc = Rpc(ws, self.router, name=self.charge_point_id, timeout=self._call_timeout,
                   on_activity=self._touch)
         self._rpc = rpc
@@ -462,7 +463,7 @@ class OcppLink:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(rpc.serve(tg))
                 tg.create_task(self._keepalive(ws))
-                tg.create_task(self._drive(rpc, tg))
+                tg.create_task(self._drive(rpc, tg, station))
         except* (ConnectionClosed, RpcClosed) as eg:
             logger.warning("%s: connection lost: %s", self.charge_point_id, eg.exceptions[0])
         except* Exception:
@@ -476,14 +477,14 @@ class OcppLink:
     def _touch(self) -> None:
         self._last_activity = self._clock.monotonic()
 
-    async def _drive(self, rpc: Rpc, tg: asyncio.TaskGroup) -> None:
+    async def _drive(self, rpc: Rpc, tg: asyncio.TaskGroup, station: StationPort) -> None:
         await self._boot(rpc)
         self._online = True
         self._backoff.reset()
         self.statuses.forget_pending()  # superseded by the full status below
-        for c in (0, *self.station.connector_ids()):
+        for c in (0, *station.connector_ids()):
             await self.send_status(c)
-        tg.create_task(self.transactions.deliver(rpc))
+        tg.create_task(self.transactions.deliver(rpc, station))
         tg.create_task(self.statuses.deliver(rpc))
         tg.create_task(self._heartbeats())
 
@@ -541,11 +542,8 @@ class OcppLink:
         return True
 
     def _adopt_time(self, text: str) -> None:
-        set_time = getattr(self._clock, "set_time", None)
-        if set_time is None:
-            return
         try:
-            set_time(parse_time(text))
+            self._clock.set_time(parse_time(text))
         except ValueError:
             logger.warning("%s: unusable currentTime %r", self.charge_point_id, text)
 

@@ -1,10 +1,11 @@
 """Sampled meter values of running transactions.
 
 Every MeterValueSampleInterval seconds, counted from the start of each transaction (not
-clock-aligned), the measurands of MeterValuesSampledData are read from
-``station.meter_snapshot`` and handed to the transaction queue as one MeterValues.req
-(context Sample.Periodic). Each sample also persists the energy register, which is the
-``meterStop`` of a transaction that a power cut interrupts.
+clock-aligned), the measurands of MeterValuesSampledData are read from the
+``meter_snapshot`` of the :class:`~firmware.ports.StationPort` the link runs for, and
+handed to the transaction queue as one MeterValues.req (context Sample.Periodic). Each
+sample also persists the energy register, which is the ``meterStop`` of a transaction that
+a power cut interrupts.
 
 The measurands of StopTxnSampledData are collected as well and go into the
 ``transactionData`` of StopTransaction, between the Transaction.Begin and Transaction.End
@@ -141,14 +142,12 @@ class Metering:
 
     def __init__(
         self,
-        station: StationPort,
         keys: ConfigKeys,
         clock: Clock,
         store: Store,
         enqueue: Callable[[TxHandle, JsonObject], None],
         send_direct: Callable[[JsonObject], Awaitable[object]] | None = None,
     ) -> None:
-        self._station = station
         self._keys = keys
         self._clock = clock
         self._store = store
@@ -184,23 +183,25 @@ class Metering:
         end = energy_sample(stopped, meter_stop_wh, "Transaction.End")
         return [begin, *periodic, end]
 
-    def snapshot_values(self, connector_id: int, context: str) -> list[JsonObject]:
+    def snapshot_values(
+        self, station: StationPort, connector_id: int, context: str
+    ) -> list[JsonObject]:
         """MeterValuesSampledData of a connector now (TriggerMessage); [] on a meter fault."""
         try:
-            snap = self._station.meter_snapshot(connector_id)
+            snap = station.meter_snapshot(connector_id)
         except Exception:
             logger.exception("connector %d: meter snapshot failed", connector_id)
             return []
         return sampled_values(snap, self._keys.get_csl("MeterValuesSampledData"), context)
 
-    async def run(self) -> None:
-        """Take the sampled and the clock-aligned values when they fall due, until
-        cancelled."""
+    async def run(self, station: StationPort) -> None:
+        """Take the sampled and the clock-aligned values of ``station``'s connectors when
+        they fall due, until cancelled."""
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._aligned())
-            await self._sampled()
+            tg.create_task(self._aligned(station))
+            await self._sampled(station)
 
-    async def _aligned(self) -> None:
+    async def _aligned(self, station: StationPort) -> None:
         while True:
             self._aligned_wake.clear()
             interval = self._keys.get_int("ClockAlignedDataInterval")
@@ -218,16 +219,18 @@ class Metering:
             except TimeoutError:
                 pass
             self._last_boundary = boundary
-            for connector_id in self._station.connector_ids():
+            for connector_id in station.connector_ids():
                 try:
-                    await self._take_aligned(connector_id, boundary)
+                    await self._take_aligned(station, connector_id, boundary)
                 except Exception:  # one connector's meter must not stop the others
                     logger.exception("connector %d: clock-aligned values failed", connector_id)
 
-    async def _take_aligned(self, connector_id: int, boundary: datetime) -> None:
-        snap = self._station.meter_snapshot(connector_id)
+    async def _take_aligned(
+        self, station: StationPort, connector_id: int, boundary: datetime
+    ) -> None:
+        snap = station.meter_snapshot(connector_id)
         values = sampled_values(snap, self._keys.get_csl("MeterValuesAlignedData"), "Sample.Clock")
-        handle = self._station.active_transaction(connector_id)
+        handle = station.active_transaction(connector_id)
         running = self._running.get(handle.local_id) if handle is not None else None
         if running is None:
             if values and self._send_direct is not None:
@@ -242,7 +245,7 @@ class Metering:
         if stop_values and len(running.stop_samples) < MAX_STOP_SAMPLES:
             running.stop_samples.append(meter_value(boundary, stop_values))
 
-    async def _sampled(self) -> None:
+    async def _sampled(self, station: StationPort) -> None:
         while True:
             self._wake.clear()
             interval = self._keys.get_int("MeterValueSampleInterval")
@@ -267,15 +270,15 @@ class Metering:
                 if due[local_id] <= now:
                     running.last = now
                     try:
-                        self._sample(running)
+                        self._sample(station, running)
                     except Exception:  # one bad sample must not stop the metering
                         logger.exception("connector %d: sampling failed",
                                          running.handle.connector_id)
 
-    def _sample(self, running: _Running) -> None:
+    def _sample(self, station: StationPort, running: _Running) -> None:
         handle = running.handle
         try:
-            snap = self._station.meter_snapshot(handle.connector_id)
+            snap = station.meter_snapshot(handle.connector_id)
         except Exception:
             logger.exception("connector %d: meter snapshot failed", handle.connector_id)
             return

@@ -35,7 +35,7 @@ from firmware.ocpp.rpc import (
     parse_time,
     schema_error,
 )
-from firmware.ports import IdTagInfo, StationPort, TxHandle
+from firmware.ports import IdTagInfo, TransactionFeedback, TxHandle
 from firmware.storage.store import QueuedMessage, Store
 
 logger = logging.getLogger(__name__)
@@ -62,10 +62,9 @@ def id_tag_info(data: JsonObject) -> IdTagInfo:
 class TransactionQueue:
     """Records transactions in the store and delivers their messages in order."""
 
-    def __init__(self, store: Store, keys: ConfigKeys, station: StationPort) -> None:
+    def __init__(self, store: Store, keys: ConfigKeys) -> None:
         self._store = store
         self._keys = keys
-        self._station = station
         self._handles: dict[int, TxHandle] = {}  # local id -> the station's handle
         self._wake = asyncio.Event()
 
@@ -144,13 +143,11 @@ class TransactionQueue:
     def handle(self, local_id: int) -> TxHandle | None:
         return self._handles.get(local_id)
 
-    def csms_id(self, local_id: int) -> int | None:
-        return self._store.csms_tx_id(local_id)
-
     # ------------------------------------------------------------------ delivery
 
-    async def deliver(self, rpc: Rpc) -> None:
-        """Send the queue in order over ``rpc`` until cancelled or the connection fails."""
+    async def deliver(self, rpc: Rpc, feedback: TransactionFeedback) -> None:
+        """Send the queue in order over ``rpc`` until cancelled or the connection fails;
+        the idTagInfo of the answers goes to ``feedback`` (the station)."""
         acks: list[int] = []  # delivered MeterValues not yet removed from the store
         cursor = 0  # the last message dealt with (delivered, or dropped)
         try:
@@ -162,7 +159,7 @@ class TransactionQueue:
                     await self._wake.wait()
                     continue
                 for msg in batch:
-                    fresh = await self._deliver_one(rpc, msg, acks)
+                    fresh = await self._deliver_one(rpc, msg, acks, feedback)
                     cursor = msg.seq
                     if not fresh:
                         break  # messages of the batch were dropped: read again
@@ -181,7 +178,9 @@ class TransactionQueue:
             return handle.transaction_id
         return self._store.csms_tx_id(local_id)
 
-    async def _deliver_one(self, rpc: Rpc, msg: QueuedMessage, acks: list[int]) -> bool:
+    async def _deliver_one(
+        self, rpc: Rpc, msg: QueuedMessage, acks: list[int], feedback: TransactionFeedback
+    ) -> bool:
         """Deliver one message (retrying as the keys say) or drop it. False when other
         queued messages were dropped with it (the caller's batch is stale)."""
         payload = dict(msg.payload)
@@ -210,7 +209,7 @@ class TransactionQueue:
                     self._connector(msg), msg.action,
                 )
                 continue
-            self._delivered(msg, result, acks)
+            self._delivered(msg, result, acks, feedback)
             return True
 
     def _connector(self, msg: QueuedMessage) -> int:
@@ -251,7 +250,10 @@ class TransactionQueue:
                 self._store.forget_if_done(msg.local_tx_id)
         return False
 
-    def _delivered(self, msg: QueuedMessage, result: JsonObject, acks: list[int]) -> None:
+    def _delivered(
+        self, msg: QueuedMessage, result: JsonObject, acks: list[int],
+        feedback: TransactionFeedback,
+    ) -> None:
         local_id = msg.local_tx_id
         if msg.action == START and local_id is not None:
             tx_id = int(result["transactionId"])
@@ -269,7 +271,7 @@ class TransactionQueue:
             if handle is not None:
                 handle.transaction_id = tx_id
                 try:
-                    self._station.transaction_authorization(handle, info)
+                    feedback.transaction_authorization(handle, info)
                 except Exception:
                     logger.exception("connector %d: transaction_authorization failed",
                                      handle.connector_id)
@@ -279,9 +281,9 @@ class TransactionQueue:
                 self._store.queue_ack(msg.seq)
                 self._store.forget_if_done(local_id)
             self._handles.pop(local_id, None)
-            remember = getattr(self._station, "remember_id_tag", None)  # authorization cache
-            if remember is not None and "idTagInfo" in result and "idTag" in msg.payload:
-                remember(str(msg.payload["idTag"]), id_tag_info(result["idTagInfo"]))
+            if "idTagInfo" in result and "idTag" in msg.payload:
+                feedback.stop_authorization(str(msg.payload["idTag"]),
+                                            id_tag_info(result["idTagInfo"]))
         elif msg.action == METER:
             acks.append(msg.seq)
             if len(acks) >= BATCH:

@@ -1,10 +1,13 @@
 """The station: every connector, the token reader and the central-system link, in one
-TaskGroup; the :class:`~firmware.ports.StationPort` the OCPP client talks to.
+TaskGroup; the :class:`~firmware.ports.StationPort` the central-system link runs for.
 
 Authorization decisions live in :mod:`firmware.auth.authorizer`, reservations in
-:mod:`firmware.auth.reservations`, the operations the central system triggers (reset,
-availability, unlock, data transfer) in :mod:`firmware.station.operations`; the station routes
-cards, remote starts and those requests to them.
+:mod:`firmware.auth.reservations`, the operations the central system triggers (availability,
+unlock, data transfer, the reset procedure) in :mod:`firmware.station.operations`. Those
+parts are the capability ports of :mod:`firmware.ports` themselves (the assembly hands
+``station.reservations``, ``station.auth.local_list``, ``station.ops``... to the OCPP
+profiles); the station itself provides the ports that need all of it: remote start/stop
+and reset.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from drivers.wiring import Wiring
 from firmware.app import sdnotify
-from firmware.auth.authorizer import Authorizer, LocalList
+from firmware.auth.authorizer import Authorizer
 from firmware.auth.reservations import Reservations
 from firmware.clock import Clock
 from firmware.config import StationConfig
@@ -29,6 +32,7 @@ from firmware.ports import (
     CentralSystemLink,
     IdTagInfo,
     MeterSnapshot,
+    StationPort,
     StatusReport,
     TxHandle,
 )
@@ -76,7 +80,7 @@ class Station:
         wiring: Wiring,
         *,
         clock: Clock,
-        link_factory: Callable[[Station], CentralSystemLink] | None,
+        link: CentralSystemLink | None,
         key: Callable[[str], str | None] = lambda _name: None,
         persist_meter: Callable[[TxHandle, float], None] | None = None,
         catalogue: Catalogue | None = None,
@@ -93,10 +97,9 @@ class Station:
         self.hardware = StationHardware(config, wiring, clock.monotonic)
         self.safety = Safety()
         self.catalogue = (catalogue or default_catalogue()).with_thresholds(config.thresholds)
-        self.link: CentralSystemLink = (
-            link_factory(self) if link_factory is not None else LocalLink(clock)
-        )
-        self.standalone = link_factory is None
+        # No link: a station without a central system (authorization decided locally).
+        self.link: CentralSystemLink = link if link is not None else LocalLink(clock)
+        self.standalone = link is None
         self.auth = Authorizer(None if self.standalone else self.link, self.key, self.store,
                                clock)
         self._pending: _PendingAuth | None = None
@@ -202,9 +205,7 @@ class Station:
                     reader.subscribe(self.present_token)
                     tg.create_task(self._supervised(reader.run(), "token reader"),
                                    name="token-reader")
-                run = getattr(self.link, "run", None)
-                if run is not None:
-                    tg.create_task(run(), name="ocpp-link")
+                tg.create_task(self.link.run(self), name="ocpp-link")
                 tg.create_task(self._supervised(self.reservations.run(), "reservations"),
                                name="reservations")
                 tg.create_task(self._supervised(self.supervision.run(), "supervision"),
@@ -403,6 +404,8 @@ class Station:
         asyncio.get_running_loop().call_soon(connector.block_energy)
 
     # ------------------------------------------------------------------ StationPort
+    # What the link runs for (connectors, status, meters, transactions, the idTagInfo
+    # feedback), and the RemoteControl port (remote_start / remote_stop).
     def connector_ids(self) -> list[int]:
         return sorted(self.connectors)
 
@@ -475,57 +478,21 @@ class Station:
         self._energy_limits[handle.local_id] = float(limit)
         self._check_energy_limit(connector)
 
-    def remember_id_tag(self, id_tag: str, info: IdTagInfo) -> None:
+    def stop_authorization(self, id_tag: str, info: IdTagInfo) -> None:
         """An idTagInfo the central system sent (StopTransaction.conf): for the cache."""
         self.auth.remember(id_tag, info)
 
     # ------------------------------------------------------------------ central system requests
+    # The ResetControl port. (Availability, unlock, DataTransfer: ``self.ops``; ClearCache:
+    # ``self.auth``; the local list: ``self.auth.local_list``; reservations:
+    # ``self.reservations``; outgoing DataTransfer: ``self.link``.)
     async def reset(self, hard: bool) -> bool:
+        """Decide a Reset (the runtime must be able to restart the station)."""
         return await self.ops.reset(hard)
 
     def start_reset(self, hard: bool) -> None:
         """Carry out an accepted Reset (after its answer went out)."""
         self.spawn(self.ops.perform_reset(hard), "reset")
-
-    async def change_availability(self, connector_id: int, operative: bool) -> str:
-        return await self.ops.change_availability(connector_id, operative)
-
-    async def unlock_connector(self, connector_id: int) -> str:
-        return await self.ops.unlock_connector(connector_id)
-
-    def clear_cache(self) -> bool:
-        return self.auth.clear_cache()
-
-    def data_transfer(
-        self, vendor_id: str, message_id: str | None, data: str | None
-    ) -> tuple[str, str | None]:
-        return self.ops.data_transfer(vendor_id, message_id, data)
-
-    async def send_data_transfer(
-        self, vendor_id: str, message_id: str | None = None, data: str | None = None
-    ) -> tuple[str, str | None] | None:
-        """DataTransfer to the central system: (status, data); None when offline."""
-        send = getattr(self.link, "data_transfer", None)
-        if send is None:
-            return None
-        result: tuple[str, str | None] | None = await send(vendor_id, message_id, data)
-        return result
-
-    @property
-    def local_list(self) -> LocalList:
-        """The Local Authorization List (LocalAuthListManagement profile)."""
-        return self.auth.local_list
-
-    def reserve_now(
-        self, reservation_id: int, connector_id: int, id_tag: str, parent_id_tag: str | None,
-        expiry: datetime,
-    ) -> str:
-        return self.reservations.reserve(
-            reservation_id, connector_id, id_tag, parent_id_tag, expiry
-        )
-
-    def cancel_reservation(self, reservation_id: int) -> bool:
-        return self.reservations.cancel(reservation_id)
 
     def _reservation_for(self, connector_id: int, id_tag: str) -> int | None:
         return self.reservations.consume(connector_id, id_tag, self.auth.parent_of(id_tag))
@@ -549,7 +516,7 @@ class Station:
         return StationState(
             charge_point_id=self.config.identity.charge_point_id,
             csms_online=self.link.online,
-            csms_url=getattr(self.link, "url", None),
+            csms_url=self.link.url,
             connectors=tuple(self._connector_state(c) for c in self.connectors.values()),
             faults=tuple(f.state() for f in self.supervision.faults.active),
             extra={
@@ -596,16 +563,20 @@ class Station:
 
 class LocalLink:
     """The link of a station without a central system (``--no-csms``): transactions get
-    local ids and are logged; nothing is sent."""
+    local ids and are logged; nothing is sent. The complete
+    :class:`~firmware.ports.CentralSystemLink`, always offline."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._next = 1
-        self.url: str | None = None
 
     @property
     def online(self) -> bool:
         return False
+
+    @property
+    def url(self) -> str | None:
+        return None
 
     def notify_status(self, connector_id: int, report: StatusReport) -> None:
         pass
@@ -614,7 +585,7 @@ class LocalLink:
         return None
 
     def start_transaction(self, connector_id: int, id_tag: str, meter_start_wh: float,
-                          timestamp: Any, reservation_id: int | None = None,
+                          timestamp: datetime, reservation_id: int | None = None,
                           remote: bool = False) -> TxHandle:
         handle = TxHandle(self._next, connector_id, id_tag, meter_start_wh, timestamp,
                           transaction_id=self._next, remote=remote)
@@ -623,8 +594,19 @@ class LocalLink:
                  handle.local_id, id_tag)
         return handle
 
-    def stop_transaction(self, handle: TxHandle, meter_stop_wh: float, timestamp: Any,
+    def stop_transaction(self, handle: TxHandle, meter_stop_wh: float, timestamp: datetime,
                          reason: str, id_tag: str | None = None) -> None:
         log.info("connector %d: local transaction %d stopped (%s), %.0f Wh",
                  handle.connector_id, handle.local_id, reason,
                  meter_stop_wh - handle.meter_start_wh)
+
+    async def data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> tuple[str, str | None] | None:
+        return None  # nobody to send it to: as offline
+
+    async def run(self, station: StationPort) -> None:
+        """Nothing to connect to: returns at once."""
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Nothing to close."""

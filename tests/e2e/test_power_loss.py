@@ -38,7 +38,7 @@ from firmware.storage.store import Store
 from hal_sim.csms_demo import DemoCsms
 from hal_sim.netproxy import NetworkProxy
 from tests.conftest import AC_STATION
-from tests.support.peer_harness import StubStation, running, until
+from tests.support.peer_harness import StubStation, install_stub_profiles, running, until
 
 EVSE = str(Path(sys.executable).with_name("evse"))
 CP = "EVSE-AC-0001"
@@ -242,12 +242,13 @@ async def test_a_thousand_meter_values_queued_offline_are_delivered_in_order(
     keys = ConfigKeys(store)
     keys.set_initial("MeterValueSampleInterval", "0")  # the test records the samples
     station = StubStation()
-    link = OcppLink(station, IDENTITY, demo_csms.url, store, keys, SystemClock(),
-                    endpoint=lambda _h, _p: proxy.address,
+    link = OcppLink(IDENTITY, demo_csms.url, store, keys, SystemClock(),
+                    endpoint=lambda _h, _p: proxy.address, connector_count=2,
                     backoff=Backoff(initial=0.05, maximum=0.2), call_timeout=5.0)
+    install_stub_profiles(link, station)
     t0 = datetime.now(UTC)
     try:
-        async with running(link):
+        async with running(link, station):
             await until(lambda: link.online)
             handle = link.start_transaction(1, CARDS[1], 1000.0, t0)
             station.transactions[1] = handle

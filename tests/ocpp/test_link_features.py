@@ -20,7 +20,7 @@ from firmware.ocpp.metering import next_aligned_time
 from firmware.ports import StatusReport
 from firmware.storage.store import Store
 from hal_sim.csms_demo import DemoCsms, serve
-from tests.support.peer_harness import StubStation, running, until
+from tests.support.peer_harness import StubStation, install_stub_profiles, running, until
 
 CP = "CP-LINK-1"
 IDENTITY = Identity(charge_point_id=CP, vendor="OpenEVSE Works", model="AC22-2S")
@@ -89,8 +89,10 @@ async def csms() -> AsyncIterator[DemoCsms]:
 
 def make_link(station: StubStation, url: str, keys: ConfigKeys, store: Store,
               **kw: Any) -> OcppLink:
-    return OcppLink(station, IDENTITY, url, store, keys, SystemClock(),
+    link = OcppLink(IDENTITY, url, store, keys, SystemClock(),
+                    connector_count=len(station.connector_ids()),
                     backoff=Backoff(0.05, 0.2, rng=random.Random(7)), call_timeout=5.0, **kw)
+    return install_stub_profiles(link, station)
 
 
 async def test_websocket_ping_finds_a_dead_link_and_reconnects(csms: DemoCsms) -> None:
@@ -98,9 +100,10 @@ async def test_websocket_ping_finds_a_dead_link_and_reconnects(csms: DemoCsms) -
     keys = ConfigKeys(store)
     keys.set_initial("WebSocketPingInterval", "1")
     async with BlackHole(("127.0.0.1", csms.port)) as hole:
-        link = make_link(StubStation(), csms.url, keys, store,
+        station = StubStation()
+        link = make_link(station, csms.url, keys, store,
                          endpoint=lambda _h, _p: ("127.0.0.1", hole.port))
-        async with running(link):
+        async with running(link, station):
             await until(lambda: link.online)
             hole.dead = True  # no FIN, no RST: only the missing pong tells
             await until(lambda: not link.online, timeout=5)
@@ -115,9 +118,10 @@ async def test_ping_interval_change_applies_without_reconnecting(csms: DemoCsms)
     keys = ConfigKeys(store)
     keys.set_initial("WebSocketPingInterval", "0")  # no pings of ours
     async with BlackHole(("127.0.0.1", csms.port)) as hole:
-        link = make_link(StubStation(), csms.url, keys, store,
+        station = StubStation()
+        link = make_link(station, csms.url, keys, store,
                          endpoint=lambda _h, _p: ("127.0.0.1", hole.port))
-        async with running(link):
+        async with running(link, station):
             await until(lambda: link.online)
             hole.dead = True
             await asyncio.sleep(0.3)
@@ -132,7 +136,7 @@ async def test_minimum_status_duration_holds_short_statuses(csms: DemoCsms) -> N
     keys.set_initial("MinimumStatusDuration", "1")
     station = StubStation()
     link = make_link(station, csms.url, keys, store)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         await csms.wait_for(CP, "StatusNotification", count=3)
         station.statuses[1] = StatusReport("Preparing")
@@ -170,7 +174,7 @@ async def test_clock_aligned_meter_values_and_stop_txn_aligned_data(csms: DemoCs
         keys.set_initial(name, value)
     station = StubStation()
     link = make_link(station, csms.url, keys, store)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         handle = link.start_transaction(1, "TAG-1", 1000.0, datetime.now(UTC))
         station.transactions[1] = handle

@@ -23,7 +23,7 @@ from firmware.ocpp.rpc import CallFailed, Router, Rpc, RpcClosed
 from firmware.ports import MeterSnapshot, StatusReport
 from firmware.storage.store import Store
 from hal_sim.csms_demo import DemoCsms, serve
-from tests.support.peer_harness import StubStation, running, until
+from tests.support.peer_harness import StubStation, install_stub_profiles, running, until
 
 CP = "CP-TEST-1"
 IDENTITY = Identity(
@@ -57,11 +57,13 @@ def station() -> StubStation:
 def make_link(
     station: StubStation, url: str, store: Store, keys: ConfigKeys, clock: Any = None
 ) -> OcppLink:
-    return OcppLink(
-        station, IDENTITY, url, store, keys, clock or ManualClock(),
+    link = OcppLink(
+        IDENTITY, url, store, keys, clock or ManualClock(),
+        connector_count=len(station.connector_ids()),
         backoff=Backoff(initial=0.05, maximum=0.2, rng=random.Random(1)),
         call_timeout=5.0, authorize_timeout=2.0, boot_retry_s=0.2,
     )
+    return install_stub_profiles(link, station)
 
 
 def cp_calls(csms: DemoCsms) -> list[str]:
@@ -77,7 +79,7 @@ async def test_boot_accepted_then_status_of_every_connector(
 ) -> None:
     clock = ManualClock()  # its wall clock starts at 2026-01-01: the boot sets it
     link = make_link(station, csms.url, store, keys, clock)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         statuses = await csms.wait_for(CP, "StatusNotification", count=3)
     boot = csms.received(CP, "BootNotification")[0]
@@ -98,7 +100,7 @@ async def test_boot_pending_sends_nothing_else_but_answers_calls(
 ) -> None:
     csms.boot_status, csms.boot_interval = "Pending", 1
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await csms.wait_for(CP, "BootNotification")
         assert not link.online
         config = await csms.get_configuration(CP, ["HeartbeatInterval"])
@@ -117,7 +119,7 @@ async def test_boot_rejected_is_retried_after_interval(
 ) -> None:
     csms.boot_status, csms.boot_interval = "Rejected", 1
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await csms.wait_for(CP, "BootNotification", count=2)
         assert not link.online
         assert await link.authorize("TAG") is None  # not online: nothing goes out
@@ -129,7 +131,7 @@ async def test_boot_pending_completed_by_trigger_message(
 ) -> None:
     csms.boot_status, csms.boot_interval = "Pending", 3600
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await csms.wait_for(CP, "BootNotification")
         csms.boot_status = "Accepted"
         result = await csms.call(CP, call.TriggerMessage(requested_message="BootNotification"))
@@ -142,7 +144,7 @@ async def test_boot_callerror_is_retried(
 ) -> None:
     csms.fail_next("BootNotification", 1)
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
     assert cp_calls(csms)[:2] == ["BootNotification", "BootNotification"]
 
@@ -152,7 +154,7 @@ async def test_heartbeat_after_interval_of_inactivity(
 ) -> None:
     csms.boot_interval = 1
     link = make_link(station, csms.url, store, keys, SystemClock())
-    async with running(link):
+    async with running(link, station):
         beats = await csms.wait_for(CP, "Heartbeat")
     assert beats == [{}]
     assert keys.get_int("HeartbeatInterval") == 1
@@ -166,7 +168,7 @@ async def test_status_changes_and_current_status_after_reconnect(
 ) -> None:
     link = make_link(station, csms.url, store, keys)
     link.notify_status(1, StatusReport("Preparing"))  # offline: not queued
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         await csms.wait_for(CP, "StatusNotification", count=3)
         report = StatusReport("Faulted", "GroundFailure", "RCD tripped", "106", "OpenEVSE")
@@ -192,7 +194,7 @@ async def test_authorize_accepted_invalid_and_offline(
 ) -> None:
     link = make_link(station, csms.url, store, keys)
     assert await link.authorize("04A2B3C4") is None  # not started: offline
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         ok = await link.authorize("04A2B3C4")
         bad = await link.authorize("INVALID-1")
@@ -212,7 +214,7 @@ async def test_transaction_with_sampled_meter_values(
     keys.set_initial("MeterValueSampleInterval", "1")
     keys.set_initial("StopTxnSampledData", "Energy.Active.Import.Register,Power.Active.Import")
     link = make_link(station, csms.url, store, keys, SystemClock())
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         started = datetime.now(UTC)
         handle = link.start_transaction(1, "04A2B3C4", 1000.4, started)
@@ -259,7 +261,7 @@ async def test_offline_transactions_delivered_in_order_with_id_swap(
     assert [m.action for m in store.queue_all()] == [
         "StartTransaction", "StopTransaction", "StartTransaction"
     ]
-    async with running(link):
+    async with running(link, station):
         await csms.wait_for(CP, "StartTransaction", count=2)
         await until(lambda: second.transaction_id is not None)
     wire = [(m.direction, m.action, m.payload) for m in csms.messages
@@ -273,13 +275,15 @@ async def test_offline_transactions_delivered_in_order_with_id_swap(
     assert wire[0][2]["timestamp"] == "2026-03-01T12:00:00.000Z"  # the event's time
     assert wire[2][2]["timestamp"] == "2026-03-01T12:05:00.000Z"
     assert wire[5][2]["transactionId"] == second.transaction_id != first_id
+    # StopTransaction.conf's idTagInfo goes back to the station (its authorization cache).
+    assert [(tag, info.status) for tag, info in station.stop_infos] == [("TAG-A", "Accepted")]
 
 
 async def test_stop_queued_before_start_answer_waits_for_it(
     csms: DemoCsms, station: StubStation, store: Store, keys: ConfigKeys
 ) -> None:
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         handle = link.start_transaction(1, "TAG", 0, datetime.now(UTC))
         link.stop_transaction(handle, 10, datetime.now(UTC), "Local")  # same tick
@@ -297,7 +301,7 @@ async def test_callerror_retried_per_transaction_message_attempts(
     keys.set_initial("TransactionMessageRetryInterval", "0")
     csms.fail_next("StartTransaction", 2)
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         handle = link.start_transaction(1, "TAG", 0, datetime.now(UTC))
         await until(lambda: handle.transaction_id is not None)
     assert len(csms.received(CP, "StartTransaction")) == 3
@@ -313,7 +317,7 @@ async def test_transaction_message_dropped_after_last_attempt(
     doomed = link.start_transaction(1, "TAG", 0, datetime.now(UTC))
     link.stop_transaction(doomed, 5, datetime.now(UTC), "Local")
     later = link.start_transaction(2, "TAG2", 0, datetime.now(UTC))
-    async with running(link):
+    async with running(link, station):
         await until(lambda: later.transaction_id is not None)
         await until(lambda: store.queue_len() == 0)
     assert len(csms.received(CP, "StartTransaction")) == 3  # 2 failed + the later one
@@ -336,7 +340,7 @@ async def test_transactions_survive_a_restart(
     assert record.last_meter_wh is not None and record.last_meter_time is not None
     link.stop_transaction(record.handle(), record.last_meter_wh, record.last_meter_time,
                           "PowerLoss")
-    async with running(link):
+    async with running(link, station):
         stop = (await csms.wait_for(CP, "StopTransaction"))[0]
     assert stop["reason"] == "PowerLoss" and stop["meterStop"] == 400
     start_conf = next(m for m in csms.messages if m.action == "StartTransaction.conf")
@@ -351,7 +355,7 @@ async def test_remote_start_and_stop(
     csms: DemoCsms, station: StubStation, store: Store, keys: ConfigKeys
 ) -> None:
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         assert await csms.remote_start(CP, "TAG1", 1) == "Accepted"
         assert await csms.remote_start(CP, "TAG2") == "Accepted"
@@ -373,7 +377,7 @@ async def test_trigger_message(
     csms: DemoCsms, station: StubStation, store: Store, keys: ConfigKeys
 ) -> None:
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         await csms.wait_for(CP, "StatusNotification", count=3)
         for message in ("Heartbeat", "StatusNotification", "MeterValues"):
@@ -402,7 +406,7 @@ async def test_minimal_core_answers_without_station_support(
     csms: DemoCsms, station: StubStation, store: Store, keys: ConfigKeys
 ) -> None:
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         assert (await csms.call(CP, call.Reset(type="Soft"))).status == "Rejected"
         availability = call.ChangeAvailability(connector_id=1, type="Inoperative")
@@ -424,7 +428,7 @@ async def test_get_and_change_configuration(
     keys = ConfigKeys(store)
     keys.set_initial("AuthorizationKey", "00112233445566778899aabbccddeeff")
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         everything = await csms.get_configuration(CP)
         some = await csms.get_configuration(CP, ["heartbeatinterval", "Nope", "AuthorizationKey"])
@@ -458,7 +462,7 @@ async def test_http_basic_auth_with_authorization_key(
 ) -> None:
     keys.set_initial("AuthorizationKey", "0123456789abcdef0123")
     link = make_link(station, csms.url, store, keys)
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
     expected = base64.b64encode(f"{CP}:0123456789abcdef0123".encode()).decode()
     assert csms.auth[CP] == f"Basic {expected}"
@@ -515,7 +519,7 @@ async def test_malformed_calls_get_the_right_callerror(
         ('[2,"u8","ChangeConfiguration",{"key":"K","value":"' + "x" * 501 + '"}]',
          "TypeConstraintViolation"),
     ]
-    async with running(link):
+    async with running(link, station):
         await until(lambda: link.online)
         for text, code in cases:
             unique_id = json.loads(text)[1]

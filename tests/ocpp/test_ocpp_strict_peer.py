@@ -17,7 +17,14 @@ from firmware.ocpp.keys import SAMPLED_MEASURANDS, ConfigKeys
 from firmware.ocpp.link import Backoff, OcppLink
 from firmware.ports import StatusReport
 from firmware.storage.store import Store
-from tests.support.peer_harness import PeerCallError, StrictPeer, StubStation, running, until
+from tests.support.peer_harness import (
+    PeerCallError,
+    StrictPeer,
+    StubStation,
+    install_stub_profiles,
+    running,
+    until,
+)
 
 pytestmark = pytest.mark.peer
 
@@ -31,11 +38,13 @@ IDENTITY = Identity(
 
 
 def make_link(station: StubStation, url: str, keys: ConfigKeys, store: Store) -> OcppLink:
-    return OcppLink(
-        station, IDENTITY, url, store, keys, SystemClock(),
+    link = OcppLink(
+        IDENTITY, url, store, keys, SystemClock(),
+        connector_count=len(station.connector_ids()),
         backoff=Backoff(initial=0.05, maximum=0.2, rng=random.Random(3)),
         call_timeout=5.0, authorize_timeout=3.0, boot_retry_s=0.5,
     )
+    return install_stub_profiles(link, station)
 
 
 @pytest.fixture
@@ -56,7 +65,7 @@ async def test_full_session_has_no_strict_failures(keys: ConfigKeys, store: Stor
     station = StubStation()
     async with StrictPeer() as peer:
         link = make_link(station, peer.url, keys, store)
-        async with running(link):
+        async with running(link, station):
             boot = await peer.wait_for("BootNotification")
             for _ in range(3):
                 await peer.wait_for("StatusNotification")
@@ -134,7 +143,7 @@ async def test_dc_meter_values_and_pending_boot(keys: ConfigKeys, store: Store) 
     async with StrictPeer() as peer:
         await peer.set_boot("Pending", 1)
         link = make_link(station, peer.url, keys, store)
-        async with running(link):
+        async with running(link, station):
             await peer.wait_for("BootNotification")
             await peer.wait_for("BootNotification")
             assert peer.received("StatusNotification") == []  # nothing before Accepted
@@ -158,7 +167,7 @@ async def test_offline_queue_after_reconnect(keys: ConfigKeys, store: Store) -> 
     station = StubStation()
     async with StrictPeer() as peer:
         link = make_link(station, peer.url, keys, store)
-        async with running(link):
+        async with running(link, station):
             await until(lambda: link.online)
             await peer.disconnect()
             await until(lambda: not link.online)
@@ -177,7 +186,7 @@ async def test_the_peer_does_report_schema_violations(keys: ConfigKeys, store: S
     station = StubStation()
     async with StrictPeer() as peer:
         link = make_link(station, peer.url, keys, store)
-        async with running(link):
+        async with running(link, station):
             await until(lambda: link.online)
             with pytest.raises(PeerCallError):
                 await peer.call("RemoteStartTransaction", {"idTag": 5})

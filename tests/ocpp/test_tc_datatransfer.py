@@ -29,10 +29,10 @@ async def test_tc_062_data_transfer_to_a_charge_point(tmp_path: Path) -> None:
 
 async def test_tc_064_data_transfer_to_central_system(tmp_path: Path) -> None:
     async with demo_station(tmp_path) as (s, csms):
-        assert await s.station.send_data_transfer("works.openevse", "Hello", "1") == (
+        assert await s.station.link.data_transfer("works.openevse", "Hello", "1") == (
             "UnknownVendorId", None)
         sent = await csms.wait_for("DataTransfer")
         assert sent == {"vendorId": "works.openevse", "messageId": "Hello", "data": "1"}
         csms.csms.data_transfer_answer = {"status": "Accepted", "data": "welcome"}
-        assert await s.station.send_data_transfer("works.openevse") == ("Accepted", "welcome")
+        assert await s.station.link.data_transfer("works.openevse") == ("Accepted", "welcome")
         assert await csms.wait_for("DataTransfer") == {"vendorId": "works.openevse"}

@@ -67,13 +67,13 @@ async def test_tc_043_1_send_local_list_full(tmp_path: Path) -> None:
         ))
         assert answer["status"] == "Accepted"
         assert (await peer.call("GetLocalListVersion", {}))["listVersion"] == 7
-        stored = {r.id_tag: r for r in s.station.local_list.entries()}
+        stored = {r.id_tag: r for r in s.station.auth.local_list.entries()}
         assert set(stored) == {"A-1", "B-2", "C-3"}
         assert stored["B-2"].status == "Blocked" and stored["B-2"].parent_id_tag == "FLEET"
         assert stored["C-3"].expiry is not None and stored["C-3"].expiry.year == 2099
         answer = await peer.call("SendLocalList", send_list(8, "Full", entry("D-4")))
         assert answer["status"] == "Accepted"  # a full list replaces the old one
-        assert [r.id_tag for r in s.station.local_list.entries()] == ["D-4"]
+        assert [r.id_tag for r in s.station.auth.local_list.entries()] == ["D-4"]
 
 
 async def test_tc_043_2_send_local_list_differential(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ async def test_tc_043_2_send_local_list_differential(tmp_path: Path) -> None:
         ))  # remove A-1, add C-3, update B-2
         assert answer["status"] == "Accepted"
         assert (await peer.call("GetLocalListVersion", {}))["listVersion"] == 2
-        stored = {r.id_tag: r.status for r in s.station.local_list.entries()}
+        stored = {r.id_tag: r.status for r in s.station.auth.local_list.entries()}
         assert stored == {"B-2": "Expired", "C-3": "Accepted"}
 
 
@@ -102,7 +102,7 @@ async def test_tc_043_4_send_local_list_version_mismatch(tmp_path: Path) -> None
         assert answer["status"] == "VersionMismatch"
         answer = await peer.call("SendLocalList", send_list(3, "Differential", entry("B-2")))
         assert answer["status"] == "VersionMismatch"
-        assert [r.id_tag for r in s.station.local_list.entries()] == ["A-1"]
+        assert [r.id_tag for r in s.station.auth.local_list.entries()] == ["A-1"]
         assert (await peer.call("GetLocalListVersion", {}))["listVersion"] == 5
 
 
@@ -113,5 +113,5 @@ async def test_tc_043_5_send_local_list_failed(tmp_path: Path) -> None:
         assert answer["status"] == "Failed"
         twice = send_list(1, "Full", entry("A-1"), entry("a-1"))  # idTags are case-insensitive
         assert (await peer.call("SendLocalList", twice))["status"] == "Failed"
-        assert s.station.local_list.entries() == []
+        assert s.station.auth.local_list.entries() == []
         assert (await peer.call("GetLocalListVersion", {}))["listVersion"] == 0

@@ -18,7 +18,7 @@ from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.link import Backoff, OcppLink
 from firmware.storage.store import Store
 from hal_sim.csms_demo import serve
-from tests.support.peer_harness import StubStation, running, until
+from tests.support.peer_harness import StubStation, install_stub_profiles, running, until
 from tests.support.tc_harness import CP_AC, demo_station, strict_station
 
 KEY_1 = "0123456789abcdef0123"
@@ -71,11 +71,13 @@ async def test_tc_085_basic_authentication_over_wss(tmp_path: Path) -> None:
     keys = ConfigKeys(store)
     keys.set_initial("AuthorizationKey", KEY_1)
     identity = Identity(charge_point_id="CP-TLS-1", vendor="OpenEVSE Works", model="AC22-2S")
-    link = OcppLink(StubStation(), identity, csms.url, store, keys, ManualClock(),
+    station = StubStation()
+    link = OcppLink(identity, csms.url, store, keys, ManualClock(), connector_count=2,
                     backoff=Backoff(0.05, 0.2, rng=random.Random(1)), ssl_context=client_tls)
+    install_stub_profiles(link, station)
     try:
         assert csms.url.startswith("wss://")
-        async with running(link):
+        async with running(link, station):
             await until(lambda: link.online)
             assert csms.auth["CP-TLS-1"] == basic("CP-TLS-1", KEY_1)
     finally:

@@ -10,8 +10,11 @@ lets a test wait for messages and send calls::
         result = await peer.call("RemoteStopTransaction", {"transactionId": 1})
         assert peer.strict_failures == []
 
-:class:`StubStation` is a small StationPort for tests of the link (the real station lives in
-firmware/station/station.py); :func:`running` runs a link's ``run()`` for the body of a ``with``.
+:class:`StubStation` is a small typed station double for tests of the link (the real station
+lives in firmware/station/station.py): the :class:`~firmware.ports.StationPort` the link runs
+for and the :class:`~firmware.ports.RemoteControl` port. :func:`install_stub_profiles` gives
+a link the profiles such a station offers (Core with remote control only, RemoteTrigger);
+:func:`running` runs ``link.run(station)`` for the body of an ``async with``.
 """
 
 from __future__ import annotations
@@ -27,8 +30,17 @@ from typing import Any
 
 import pytest
 
+from firmware.ocpp.core_profile import CoreProfile
 from firmware.ocpp.link import OcppLink
-from firmware.ports import IdTagInfo, MeterSnapshot, StatusReport, TxHandle
+from firmware.ocpp.trigger_profile import RemoteTriggerProfile
+from firmware.ports import (
+    IdTagInfo,
+    MeterSnapshot,
+    RemoteControl,
+    StationPort,
+    StatusReport,
+    TxHandle,
+)
 
 PEER_DIR = Path(__file__).parent / "peer"
 EventFilter = Callable[[dict[str, Any]], bool]
@@ -165,8 +177,10 @@ class StrictPeer:
         await self.wait_event("ack", lambda e: e.get("cmd") == "disconnect")
 
 
-class StubStation:
-    """A StationPort double: fixed statuses, a meter that counts up, recorded requests."""
+class StubStation(StationPort, RemoteControl):
+    """A station double: fixed statuses, a meter that counts up, recorded requests.
+
+    It declares the ports it satisfies, so a changed port signature shows here (mypy)."""
 
     def __init__(self, connectors: tuple[int, ...] = (1, 2), dc: bool = False) -> None:
         self.connectors = connectors
@@ -180,6 +194,7 @@ class StubStation:
         self.remote_starts: list[tuple[int | None, str]] = []
         self.remote_stops: list[int] = []
         self.authorizations: list[tuple[TxHandle, IdTagInfo]] = []
+        self.stop_infos: list[tuple[str, IdTagInfo]] = []  # StopTransaction.conf idTagInfo
         self.fail_remote_start = False
 
     def connector_ids(self) -> list[int]:
@@ -217,11 +232,36 @@ class StubStation:
     def transaction_authorization(self, handle: TxHandle, info: IdTagInfo) -> None:
         self.authorizations.append((handle, info))
 
+    def stop_authorization(self, id_tag: str, info: IdTagInfo) -> None:
+        self.stop_infos.append((id_tag, info))
+
+
+def bare_core(
+    link: OcppLink, station: StubStation, remote: RemoteControl | None = None
+) -> CoreProfile:
+    """The Core profile with no operation port but (optionally) remote control."""
+    return CoreProfile(link, station, remote=remote, reset=None, availability=None,
+                       unlock=None, cache=None, data_transfer=None)
+
+
+def bare_trigger(link: OcppLink, station: StubStation) -> RemoteTriggerProfile:
+    """The RemoteTrigger profile without firmware or diagnostics status."""
+    return RemoteTriggerProfile(link, station, firmware=None, diagnostics=None)
+
+
+def install_stub_profiles(link: OcppLink, station: StubStation) -> OcppLink:
+    """The profiles of a station with no optional capability: Core (remote start/stop
+    only) and RemoteTrigger (SupportedFeatureProfiles "Core,RemoteTrigger")."""
+    link.install(bare_core(link, station, remote=station))
+    link.install(bare_trigger(link, station))
+    return link
+
 
 @contextlib.asynccontextmanager
-async def running(link: OcppLink) -> AsyncIterator[OcppLink]:
-    """Run ``link.run()`` for the body of the ``async with``; cancel and await it after."""
-    task = asyncio.create_task(link.run())
+async def running(link: OcppLink, station: StationPort) -> AsyncIterator[OcppLink]:
+    """Run ``link.run(station)`` for the body of the ``async with``; cancel and await it
+    after."""
+    task = asyncio.create_task(link.run(station))
     try:
         yield link
     finally:
