@@ -128,7 +128,7 @@ class ConnectorChecks:
 
     def on_meter(self, reading: MeterReading) -> None:
         """An AC meter reading: over-current beyond the IEC 61851-1 tolerance (302)."""
-        offered = float(getattr(self.c.session, "offered_a", 0.0) or 0.0)
+        offered = self.c.session.offered_a
         actual = max(reading.current_a, default=0.0)
         allowed = offered * (1.0 + self.oc_pct / 100.0) + self.oc_a
         now = self.c.clock.monotonic()

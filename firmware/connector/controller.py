@@ -589,7 +589,6 @@ class ConnectorController:
     def snapshot(self) -> MeterSnapshot:
         m = self.meter
         ev = self.dc.ev if self.dc is not None else None
-        offered = self.session.offered_a if hasattr(self.session, "offered_a") else None
         if m is None:
             return MeterSnapshot(energy_import_wh=0.0, dc=self.cfg.is_dc)
         return MeterSnapshot(
@@ -599,7 +598,7 @@ class ConnectorController:
             voltage_v=m.voltage_v,
             power_phase_w=m.power_phase_w,
             frequency_hz=m.frequency_hz,
-            current_offered_a=offered,
+            current_offered_a=self.session.offered_a,
             soc_percent=ev.soc_percent if ev is not None else None,
             dc=self.cfg.is_dc,
         )

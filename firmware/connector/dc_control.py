@@ -87,8 +87,7 @@ class DcControl:
     def _check_autocharge_id(self, status: EvStatus) -> None:
         """108: Autocharge (the AC list's Plug & Charge) is on but the EV sent no id
         (EVCCID) to start with: the session waits for a card instead."""
-        autocharge = bool(getattr(self.c.session, "autocharge", False))
-        if autocharge and status.connected and not status.ev_id:
+        if self.c.session.settings.autocharge and status.connected and not status.ev_id:
             self.c.raise_fault(Condition.PNC_ID_MISSING)
         else:
             self.c.end_fault(Condition.PNC_ID_MISSING)
