@@ -267,9 +267,7 @@ class ConnectorController:
     async def _timer_loop(self) -> None:
         """Polls the session at its deadline, and gives the pilot back after a hold."""
         while True:
-            deadline = self._next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - self.clock.monotonic())
-            await self._woken_or_slept(timeout)
+            await self._woken_or_due(self._next_deadline())
             self._wake.clear()
             now = self.clock.monotonic()
             restore = False
@@ -288,21 +286,26 @@ class ConnectorController:
             times.append(self._restore_at[0])
         return min(times) if times else None
 
-    async def _woken_or_slept(self, timeout: float | None) -> None:
-        """Until :meth:`execute` wakes the timer loop or ``timeout`` seconds pass on the
-        connector's clock (None: no timeout)."""
+    async def _woken_or_due(self, deadline: float | None) -> None:
+        """Until :meth:`execute` wakes the timer loop or the connector's clock reaches
+        ``deadline`` (None: no deadline)."""
         if self._wake.is_set():
             return
-        if timeout is None:
+        if deadline is None:
             await self._wake.wait()
             return
         woken = asyncio.ensure_future(self._wake.wait())
-        slept = asyncio.ensure_future(self.clock.sleep(timeout))
+        due = asyncio.ensure_future(self._sleep_until(deadline))
         try:
-            await asyncio.wait((woken, slept), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((woken, due), return_when=asyncio.FIRST_COMPLETED)
         finally:
             woken.cancel()
-            slept.cancel()
+            due.cancel()
+
+    async def _sleep_until(self, deadline: float) -> None:
+        # The time left is read when this task first runs, in the same step as the sleep
+        # starts: time the clock moved in between is not slept again.
+        await self.clock.sleep(deadline - self.clock.monotonic())
 
     async def _supervise_loop(self) -> None:
         contactor = self.devices.contactor
