@@ -270,21 +270,20 @@ class ConnectorController:
             await self._woken_or_due(self._next_deadline())
             self._wake.clear()
             now = self.clock.monotonic()
-            restore = False
-            while self._restore_at and now >= self._restore_at[0]:
-                self._restore_at.popleft()
-                restore = True
-            if restore:
+            if self._restore_at and now >= self._restore_at[0]:
+                while self._restore_at and now >= self._restore_at[0]:
+                    self._restore_at.popleft()
                 self._restore_duty()
             deadline = self.session.deadline
             if deadline is not None and now >= deadline:
                 self.execute(self.session.poll(now))
 
     def _next_deadline(self) -> float | None:
-        times = [t for t in (self.session.deadline,) if t is not None]
-        if self._restore_at:
-            times.append(self._restore_at[0])
-        return min(times) if times else None
+        """The session's next deadline or the next pilot restore, whichever is first."""
+        times = [self._restore_at[0]] if self._restore_at else []
+        if (deadline := self.session.deadline) is not None:
+            times.append(deadline)
+        return min(times, default=None)
 
     async def _woken_or_due(self, deadline: float | None) -> None:
         """Until :meth:`execute` wakes the timer loop or the connector's clock reaches

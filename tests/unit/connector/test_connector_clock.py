@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,7 +27,11 @@ from firmware.session.events import ChargePointStatus
 from firmware.session.pilot_detector import PilotState
 from firmware.station.hardware import ConnectorDevices
 from firmware.station.station import LocalLink
-from tests.support.sim_fixtures import SimStation, example_station
+
+if TYPE_CHECKING:  # the module is a plugin: imported by pytest, with assert rewriting
+    from tests.support.sim_fixtures import SimStation
+
+pytest_plugins = ("tests.support.sim_fixtures",)
 
 PP_32A_OHM = 220.0  # a 32 A cable in the socket
 
@@ -41,10 +45,9 @@ async def eventually(predicate: Callable[[], bool], within_s: float = 3.0) -> No
 class ConnectorRig:
     """Connector 1 of the example station on simulated wires, on a manual clock."""
 
-    def __init__(self) -> None:
-        self.st = SimStation(example_station())
-        self.clock: ManualClock = self.st.clock
-        st = self.st
+    def __init__(self, st: SimStation) -> None:
+        self.st = st  # the example station's wires, started (the sim_station fixture)
+        self.clock: ManualClock = st.clock
         self.buses: dict[str, Any] = {
             "main": I2CBus(st.bus_params("main"), st.ctx("buses.i2c.main")),
             "rs485": ModbusRtuBus(st.bus_params("rs485"), st.ctx("buses.modbus.rs485")),
@@ -65,7 +68,6 @@ class ConnectorRig:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.st.wiring.start()
         for bus in self.buses.values():
             await bus.start()
         for device in self.devices.all():
@@ -89,7 +91,6 @@ class ConnectorRig:
         d.contactor.release()
         self.buses["main"].close()
         await self.buses["rs485"].close()
-        await self.st.wiring.stop()
 
     async def advance(self, seconds: float) -> None:
         """Move the connector's time and let its woken loops run (a few turns of the
@@ -103,8 +104,8 @@ class ConnectorRig:
 
 
 @pytest.fixture
-async def rig() -> AsyncIterator[ConnectorRig]:
-    rig = ConnectorRig()
+async def rig(sim_station: SimStation) -> AsyncIterator[ConnectorRig]:
+    rig = ConnectorRig(sim_station)
     await rig.start()
     try:
         yield rig
