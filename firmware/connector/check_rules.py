@@ -11,7 +11,6 @@ out (power path safe first, then the fault; the retries of the ``retry`` faults)
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,10 +48,11 @@ class EndFault:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """Something worth a log line at ``level`` (not a fault, or the reason for one)."""
+    """Something worth a warning in the log (``error``: an error), not a fault itself or
+    the reason for one."""
 
     message: str
-    level: int = logging.WARNING
+    error: bool = False
 
 
 Change = RaiseFault | EndFault | Notice
@@ -123,7 +123,7 @@ class CheckRules:
         if cp_high_v < limit:
             self._rail_low += 1
             if self._rail_low == RAIL_SAMPLES:
-                return (Notice(f"+12 V rail at {cp_high_v:.2f} V", logging.ERROR),
+                return (Notice(f"+12 V rail at {cp_high_v:.2f} V", error=True),
                         RaiseFault(Condition.INTERNAL_SUPPLY_LOW))
         elif cp_high_v >= limit + RAIL_HYSTERESIS_V:
             self._rail_low = 0

@@ -203,8 +203,8 @@ class ConnectorChecks:
         """Carry out what the rules returned, in order."""
         for change in changes:
             match change:
-                case Notice(message=message, level=level):
-                    self._log.log(level, "%s", message)
+                case Notice(message=message, error=error):
+                    self._log.log(logging.ERROR if error else logging.WARNING, "%s", message)
                 case EndFault(condition=condition):
                     self._ctx.end_fault(condition)
                 case RaiseFault(condition=condition, values=values, safe_first=reason,

@@ -3,8 +3,6 @@ readings and a plain float time in, fault changes out."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from firmware.connector.check_rules import (
@@ -53,7 +51,7 @@ def test_rail_low_for_five_samples_is_104() -> None:
     out = rules.sample(A, 100.0, 11.0)
     assert faults(out) == [RaiseFault(Condition.INTERNAL_SUPPLY_LOW)]
     notice = out[0]
-    assert isinstance(notice, Notice) and notice.level == logging.ERROR
+    assert isinstance(notice, Notice) and notice.error
     assert "11.00 V" in notice.message
     assert rules.sample(A, 100.0, 11.0) == ()  # raised once, not on every sample
 
