@@ -73,7 +73,7 @@ async def main() -> None:
         settle_heap()  # as `evse run` / `evse sim` do once the station runs
         # Every run is a new charging start: far more than the 5 a minute after which the
         # station reports 303 (the installer's threshold, raised for the bench).
-        s.station.connectors[1].checks.max_starts = 1_000_000
+        s.station.connectors[1].checks.rules.thresholds.max_starts = 1_000_000
         circuits = s.sim.hw.connector(1)
         probe = Probe(circuits.pilot)
         contactor = circuits.contactor

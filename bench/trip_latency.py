@@ -144,7 +144,7 @@ async def run_station(station: str, trips: list[Trip], runs: int) -> dict[str, l
             # the station reports 303 (the installer's threshold, raised for the bench).
             checks = getattr(connector, "checks", None)
             if checks is not None:
-                checks.max_starts = 1_000_000
+                checks.rules.thresholds.max_starts = 1_000_000
         for cid, connector in sorted(s.station.connectors.items()):
             # The load: MeterValues every second from each charging connector. A second
             # DC connector would take the power modules connector 1 needs (FCFS budget).

@@ -27,6 +27,7 @@ from firmware.app.runtime import StationRuntime, serve_until_signal
 from firmware.config import StationConfig, load_station
 from firmware.http import make_app, serve
 from firmware.http.server import StationView
+from firmware.ports import AvailabilityControl
 from firmware.station.snapshot import StationState
 from hal_sim.simulator import Simulation
 
@@ -71,7 +72,8 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
                     config, sim.wiring, state_dir=state_dir, csms_url=url, set_keys=set_keys
                 )
                 set_keys = ()  # initial values: the first start only
-                sim.world.cpo_availability = cpo_availability(runtime.station)
+                station = runtime.station
+                sim.world.cpo_availability = cpo_availability(station.ops, station.spawn)
                 try:
                     restart = await serve_until_signal(runtime, *args.http, extensions=[sim])
                 finally:
@@ -86,24 +88,22 @@ async def sim_main(config: StationConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-class AvailabilityControl(Protocol):
-    """What the simulated CPO needs of the station: its public ChangeAvailability and a
-    task of the station's own to carry it out on."""
-
-    async def change_availability(self, connector_id: int, operative: bool) -> str: ...
-
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None: ...
+Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+"""Runs a coroutine as a task of the station's own TaskGroup (``Station.spawn``)."""
 
 
-def cpo_availability(station: AvailabilityControl) -> Callable[[int, bool], None]:
+def cpo_availability(
+    availability: AvailabilityControl, spawn: Spawn
+) -> Callable[[int, bool], None]:
     """The CPO's ChangeAvailability as the simulator injects it (fault 206): the request
-    the station's OCPP handler would carry out, on the station's own task group."""
+    the station's OCPP handler would carry out (its availability port), on the station's
+    own task group."""
 
     def request(connector_id: int, operative: bool) -> None:
         async def change() -> None:
-            await station.ops.change_availability(connector_id, operative)
+            await availability.change_availability(connector_id, operative)
 
-        station.spawn(change(), f"ChangeAvailability {connector_id}")
+        spawn(change(), f"ChangeAvailability {connector_id}")
 
     return request
 
@@ -191,7 +191,7 @@ class SimulatedStation:
         )
         self.station = self.runtime.station
         self.station.on_restart = self._on_restart
-        self.sim.world.cpo_availability = cpo_availability(self.station)
+        self.sim.world.cpo_availability = cpo_availability(self.station.ops, self.station.spawn)
         self.runtime.recover_power_loss()
 
     def _on_restart(self, hard: bool) -> None:

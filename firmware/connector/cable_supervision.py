@@ -1,7 +1,8 @@
 """Supervision of a liquid-cooled DC cable: its contact temperatures (DC list code 20) and
 its cooling unit (code 21), for the DC connector that has the ``cable`` / ``cooler``
-roles. Started by :class:`firmware.connector.dc_control.DcControl`; both loops are tasks of the
-connector's TaskGroup.
+roles. Started by :class:`firmware.connector.dc_control.DcControl`; both loops are guarded
+tasks of the connector (its :class:`~firmware.connector.context.ConnectorContext`) and
+sleep on the connector's clock.
 
 * Cable: ``read_c()`` every :data:`CABLE_POLL_S`; :data:`CABLE_FAULT_AFTER` failed reads in
   a row (a sensor open or shorted, the ADC silent) are fault 20. Valid readings are the
@@ -19,19 +20,17 @@ reading afterwards only marks the condition gone, the fault stays until a reset.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from drivers.errors import DriverError
-from drivers.interfaces_station import CoolerStatus
+from drivers.interfaces_station import CableCooler, CableMonitor, CoolerStatus
+from firmware.connector.context import ConnectorContext
+from firmware.log_context import connector_logger
+from firmware.safety.fault_book import FaultBook
 from firmware.safety.fault_catalogue import Condition
 
-if TYPE_CHECKING:
-    from firmware.connector.controller import ConnectorController
-
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 CABLE_POLL_S = 0.5
 CABLE_FAULT_AFTER = 3  # failed cable readings in a row before fault 20
@@ -51,10 +50,27 @@ def derated_a(max_a: float, hottest_c: float, from_c: float, to_c: float) -> flo
 
 
 class CableSupervision:
-    """The cable and cooler loops of one DC connector, and what they last saw."""
+    """The cable and cooler loops of one DC connector, and what they last saw.
 
-    def __init__(self, connector: ConnectorController) -> None:
-        self.c = connector
+    ``max_current_a`` is the connector's rating (what a cool cable may carry); ``cable``
+    and ``cooler`` the devices it watches (None where not fitted).
+    """
+
+    def __init__(
+        self,
+        ctx: ConnectorContext,
+        faults: FaultBook,
+        max_current_a: float,
+        *,
+        cable: CableMonitor | None = None,
+        cooler: CableCooler | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._faults = faults
+        self._max_current_a = max_current_a
+        self._cable = cable
+        self._cooler = cooler
+        self._log = connector_logger(_log, ctx.id)
         self.temperatures_c: tuple[float, ...] = ()  # the last valid reading
         self.cooler: CoolerStatus | None = None  # the last good cooler reading
         self.limit_a: float | None = None  # cable over-temperature derating, None: none
@@ -62,18 +78,15 @@ class CableSupervision:
         # the station; its allocation becomes the connector's offer).
         self.on_limit: Callable[[float | None], None] | None = None
 
-    def start(self, tg: asyncio.TaskGroup) -> None:
-        """Start the loops of the roles this connector has."""
-        d = self.c.devices
-        if d.cable is not None:
-            self.c.start_task(tg, "cable", self._cable_loop())
-        if d.cooler is not None:
-            self.c.start_task(tg, "cooler", self._cooler_loop())
+    def start(self) -> None:
+        """Start the loops of the roles this connector has (it runs: see ``spawn``)."""
+        if self._cable is not None:
+            self._ctx.spawn(self._cable_loop(self._cable), "cable")
+        if self._cooler is not None:
+            self._ctx.spawn(self._cooler_loop(self._cooler), "cooler")
 
     # ------------------------------------------------------------------ cable
-    async def _cable_loop(self) -> None:
-        cable = self.c.devices.cable
-        assert cable is not None
+    async def _cable_loop(self, cable: CableMonitor) -> None:
         failures = 0
         while True:
             try:
@@ -86,35 +99,33 @@ class CableSupervision:
             else:
                 failures = 0
                 self.temperatures_c = temperatures
-                self.c.end_fault(Condition.CABLE_FAULT)
+                self._ctx.end_fault(Condition.CABLE_FAULT)
                 self._derate(max(temperatures, default=0.0), cable.derate_from_c,
                              cable.derate_to_c)
-            await asyncio.sleep(CABLE_POLL_S)
+            await self._ctx.clock.sleep(CABLE_POLL_S)
 
     def _derate(self, hottest_c: float, from_c: float, to_c: float) -> None:
-        limit = derated_a(self.c.cfg.max_current_a, hottest_c, from_c, to_c)
+        limit = derated_a(self._max_current_a, hottest_c, from_c, to_c)
         if limit == self.limit_a:
             return
         if limit is None:
-            log.info("connector %d: cable at %.1f °C: derating ended", self.c.id, hottest_c)
+            self._log.info("cable at %.1f °C: derating ended", hottest_c)
         else:
-            log.warning("connector %d: cable at %.1f °C: current limited to %.1f A",
-                        self.c.id, hottest_c, limit)
+            self._log.warning("cable at %.1f °C: current limited to %.1f A", hottest_c,
+                              limit)
         self.limit_a = limit
         if self.on_limit is not None:
             self.on_limit(limit)
 
     # ------------------------------------------------------------------ cooler
-    async def _cooler_loop(self) -> None:
-        cooler = self.c.devices.cooler
-        assert cooler is not None
+    async def _cooler_loop(self, cooler: CableCooler) -> None:
         while True:
             try:
                 await cooler.run(self._on_cooler)
             except DriverError as exc:  # a fault bit, low flow, silent, or a bus error
                 self.cooler = None
                 self._fault(Condition.COOLER_FAULT, f"cooler: {exc}")
-            await asyncio.sleep(COOLER_RETRY_S)
+            await self._ctx.clock.sleep(COOLER_RETRY_S)
 
     def cooler_state(self) -> dict[str, object] | None:
         """The last good cooler reading for the status page (None: no cooler, or none)."""
@@ -122,13 +133,13 @@ class CableSupervision:
 
     def _on_cooler(self, status: CoolerStatus) -> None:
         self.cooler = status
-        self.c.end_fault(Condition.COOLER_FAULT)
+        self._ctx.end_fault(Condition.COOLER_FAULT)
 
     # ------------------------------------------------------------------ faults
     def _fault(self, condition: Condition, reason: str) -> None:
         """Raise 20 / 21; ``raise_fault`` makes the power path safe before it records and
         reports a new blocking fault."""
-        if self.c.faults.holds(condition):
+        if self._faults.holds(condition):
             return
-        log.error("connector %d: %s", self.c.id, reason)
-        self.c.raise_fault(condition)
+        self._log.error("%s", reason)
+        self._ctx.raise_fault(condition)

@@ -7,6 +7,13 @@ Everything safety-relevant on the reaction path is synchronous: a pilot sample t
 state C runs detector → session → ``safety.open`` in one callback, without awaiting.
 Slow actions (lock motor, IMD self-test, stack commands) run as tasks of the connector's
 TaskGroup and come back as events.
+
+The helpers (:class:`~firmware.connector.checks.ConnectorChecks`,
+:class:`~firmware.connector.dc_control.DcControl`,
+:class:`~firmware.connector.cable_supervision.CableSupervision`) see this class only
+through the small contexts of :mod:`firmware.connector.context`, which it implements with
+public methods. Every periodic loop of the connector sleeps on its :class:`Clock`, so on
+a :class:`~firmware.clock.ManualClock` a test moves the connector's time by hand.
 """
 
 from __future__ import annotations
@@ -15,20 +22,22 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from drivers.errors import DeviceFaulted, DriverError
 from drivers.interfaces import (
     ContactorFault,
-    EvStatus,
     MeterReading,
     PilotSample,
 )
 from firmware.clock import Clock
 from firmware.config import ConnectorConfig, ConnectorKind
+from firmware.connector.cable_supervision import CableSupervision
 from firmware.connector.checks import LOCK_FAULT_CONDITIONS, ConnectorChecks
 from firmware.connector.dc_control import DcControl
+from firmware.log_context import connector_logger
 from firmware.ports import MeterSnapshot, StatusReport, TransactionLink, TxHandle
 from firmware.safety.fault_book import ActiveFault, FaultBook
 from firmware.safety.fault_catalogue import Catalogue, Condition
@@ -51,6 +60,7 @@ from firmware.session.events import (
     PilotChanged,
     SessionFault,
     SessionFaultKind,
+    SessionSettings,
     SessionTimers,
     SetDuty,
     StatusChanged,
@@ -60,7 +70,7 @@ from firmware.session.events import (
 from firmware.session.pilot_detector import PilotDetector, PilotState, read_pp
 from firmware.station.hardware import ConnectorDevices
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 METER_POLL_S = 1.0
 METER_SILENT_AFTER = 3  # consecutive failed reads before fault 105 / 22
@@ -80,7 +90,11 @@ _SESSION_FAULTS: dict[SessionFaultKind, Condition] = {
 
 
 class ConnectorController:
-    """Runs one connector: pilot, lock, contactor, meter, faults, transaction."""
+    """Runs one connector: pilot, lock, contactor, meter, faults, transaction.
+
+    Implements :class:`~firmware.connector.context.ChecksContext` and
+    :class:`~firmware.connector.context.DcContext` for its helpers.
+    """
 
     def __init__(
         self,
@@ -101,6 +115,7 @@ class ConnectorController:
         self.safety = safety
         self.link = link
         self.clock = clock
+        self._log = connector_logger(_log, cfg.id)
         self._persist_meter = persist_meter
         self._persisted_at: float | None = None  # monotonic time of the last write
         self._on_change = on_change
@@ -129,15 +144,28 @@ class ConnectorController:
         self._reported: StatusReport | None = None
         self._meter_failures = 0
         self._wake = asyncio.Event()
+        self._restore_at: deque[float] = deque()  # monotonic times to give the pilot back
         self._tg: asyncio.TaskGroup | None = None
-        self.dc: DcControl | None = DcControl(self) if cfg.is_dc else None
-        self.checks = ConnectorChecks(self, catalogue.thresholds)
+        # The helpers get this connector as their context; they only keep it (and read
+        # its id) until it runs.
+        self.dc = self._build_dc(cfg, devices) if cfg.is_dc else None
+        self.checks = ConnectorChecks(self, self.faults, catalogue.thresholds,
+                                      lock=devices.lock, rcd=devices.rcd)
         # Set by the station's supervision: connector 0's faults (shown when a station
         # fault makes this connector unusable) and a hook for each AC meter reading.
         self.station_faults: FaultBook | None = None
         self.on_meter: Callable[[MeterReading], None] | None = None
         self.on_plug_cycle: Callable[[int], None] | None = None
         self._attach_safety()
+
+    def _build_dc(self, cfg: ConnectorConfig, devices: ConnectorDevices) -> DcControl:
+        if devices.power_stack is None:  # the configuration requires one (power_stack)
+            raise ValueError(f"connector {cfg.id}: a {cfg.kind} connector needs a power stack")
+        cable = CableSupervision(self, self.faults, cfg.max_current_a, cable=devices.cable,
+                                 cooler=devices.cooler)
+        return DcControl(self, self.faults, cfg.kind, stack=devices.power_stack,
+                         contactor=devices.contactor, cable=cable, ev_comm=devices.ev_comm,
+                         imd=devices.imd)
 
     # ------------------------------------------------------------------ safety wiring
     def _attach_safety(self) -> None:
@@ -178,13 +206,13 @@ class ConnectorController:
 
     def _after_made_safe(self, _reason: str) -> None:
         """The safe path put the pilot in state F behind the session's back: after the
-        300 ms hold give the pilot back to the session (which, for a blocking fault, holds
-        F itself and then shows +12 V), so no stale F stays on the line."""
-        self._changed()
-        with contextlib.suppress(RuntimeError):  # no running loop: nothing to restore
-            asyncio.get_running_loop().call_later(
-                self.session.timers.fault_hold_s, self._restore_duty
-            )
+        300 ms hold (on the connector's clock: the timer loop) give the pilot back to
+        the session (which, for a blocking fault, holds F itself and then shows +12 V),
+        so no stale F stays on the line."""
+        self.notify_change()
+        if self._tg is not None:  # not running: nothing to restore
+            self._restore_at.append(self.clock.monotonic() + self.session.timers.fault_hold_s)
+            self._wake.set()
 
     def _restore_duty(self) -> None:
         pilot = self.devices.pilot
@@ -193,7 +221,7 @@ class ConnectorController:
         try:
             pilot.set_duty(self.session.duty)
         except (RuntimeError, DriverError):
-            log.debug("connector %d: pilot not restored (closing)", self.id)
+            self._log.debug("pilot not restored (closing)")
 
     # ------------------------------------------------------------------ running
     async def run(self) -> None:
@@ -203,15 +231,15 @@ class ConnectorController:
             self._report_status()
             d = self.devices
             if d.pilot is not None:
-                self.start_task(tg, "pilot", d.pilot.run(self._on_pilot_sample))
+                self.spawn(d.pilot.run(self._on_pilot_sample), "pilot")
             if d.rcd is not None:
                 follow_input(d.rcd.subscribe, d.rcd.tripped, self._on_rcd)
-            self.start_task(tg, "meter", self._meter_loop())
-            self.start_task(tg, "timers", self._timer_loop())
-            self.start_task(tg, "supervise", self._supervise_loop())
-            self.start_task(tg, "checks", self.checks.run())
+            self.spawn(self._meter_loop(), "meter")
+            self.spawn(self._timer_loop(), "timers")
+            self.spawn(self._supervise_loop(), "supervise")
+            self.spawn(self.checks.run(), "checks")
             if self.dc is not None:
-                self.dc.start(tg)
+                self.dc.start()
 
     async def _guard(self, what: str, coro: Coroutine[Any, Any, None]) -> None:
         """A connector task that fails is a fault of this connector, never of the station."""
@@ -220,49 +248,76 @@ class ConnectorController:
         except asyncio.CancelledError:
             raise
         except DriverError as exc:
-            log.error("connector %d: %s stopped: %s", self.id, what, exc)
+            self._log.error("%s stopped: %s", what, exc)
             if what == "pilot":
                 self.raise_fault(Condition.PILOT_OUT_OF_RANGE, cp_high_v=math.nan,
                                  cp_low_v=math.nan)
         except Exception:
-            log.exception("connector %d: %s task failed", self.id, what)
+            self._log.exception("%s task failed", what)
             self.raise_fault(Condition.GENERIC)
 
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``coro`` as a guarded task of this connector's TaskGroup, named after
+        ``what``. Raises ``RuntimeError`` (and closes ``coro``) when it is not running."""
         if self._tg is None:
             coro.close()
             raise RuntimeError("connector not running")
-        self.start_task(self._tg, what, coro)
-
-    def start_task(self, tg: asyncio.TaskGroup, what: str,
-                   coro: Coroutine[Any, Any, None]) -> None:
-        """Run ``coro`` in ``tg`` as a guarded task of this connector, named after it."""
-        tg.create_task(self._guard(what, coro), name=f"connector-{self.id}-{what}")
+        self._tg.create_task(self._guard(what, coro), name=f"connector-{self.id}-{what}")
 
     async def _timer_loop(self) -> None:
+        """Polls the session at its deadline, and gives the pilot back after a hold."""
         while True:
-            deadline = self.session.deadline
-            timeout = None if deadline is None else max(0.0, deadline - self.clock.monotonic())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._woken_or_due(self._next_deadline())
             self._wake.clear()
-            deadline = self.session.deadline
             now = self.clock.monotonic()
+            if self._restore_at and now >= self._restore_at[0]:
+                while self._restore_at and now >= self._restore_at[0]:
+                    self._restore_at.popleft()
+                self._restore_duty()
+            deadline = self.session.deadline
             if deadline is not None and now >= deadline:
                 self.execute(self.session.poll(now))
+
+    def _next_deadline(self) -> float | None:
+        """The session's next deadline or the next pilot restore, whichever is first."""
+        times = [self._restore_at[0]] if self._restore_at else []
+        if (deadline := self.session.deadline) is not None:
+            times.append(deadline)
+        return min(times, default=None)
+
+    async def _woken_or_due(self, deadline: float | None) -> None:
+        """Until :meth:`execute` wakes the timer loop or the connector's clock reaches
+        ``deadline`` (None: no deadline)."""
+        if self._wake.is_set():
+            return
+        if deadline is None:
+            await self._wake.wait()
+            return
+        woken = asyncio.ensure_future(self._wake.wait())
+        due = asyncio.ensure_future(self._sleep_until(deadline))
+        try:
+            await asyncio.wait((woken, due), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            due.cancel()
+
+    async def _sleep_until(self, deadline: float) -> None:
+        # The time left is read when this task first runs, in the same step as the sleep
+        # starts: time the clock moved in between is not slept again.
+        await self.clock.sleep(deadline - self.clock.monotonic())
 
     async def _supervise_loop(self) -> None:
         contactor = self.devices.contactor
         while True:
-            await asyncio.sleep(SUPERVISE_S)
+            await self.clock.sleep(SUPERVISE_S)
             fault = contactor.fault()
             if fault == ContactorFault.WELDED:
                 if not self.faults.is_active(Condition.CONTACTOR_WELDED):
-                    self.safety.make_safe(self.id, "contactor welded")
+                    self.make_safe("contactor welded")
                     self.raise_fault(Condition.CONTACTOR_WELDED)
             elif fault == ContactorFault.FAILED_TO_CLOSE:
                 if not self.faults.is_active(Condition.CONTACTOR_FAILED_TO_CLOSE):
-                    self.safety.make_safe(self.id, "contactor did not close")
+                    self.make_safe("contactor did not close")
                     self.raise_fault(Condition.CONTACTOR_FAILED_TO_CLOSE)
             else:
                 self.end_fault(Condition.CONTACTOR_WELDED)
@@ -276,7 +331,7 @@ class ConnectorController:
             except DriverError as exc:
                 self._meter_failures += 1
                 if self._meter_failures == METER_SILENT_AFTER:
-                    log.error("connector %d: meter silent: %s", self.id, exc)
+                    self._log.error("meter silent: %s", exc)
                     self.raise_fault(silent)
             else:
                 self._meter_failures = 0
@@ -286,10 +341,10 @@ class ConnectorController:
                 if not self.cfg.is_dc:
                     self.checks.on_meter(self.meter)
                 self._persist_reading()
-                self._changed()
+                self.notify_change()
             # DC: the meter is also the connector-side voltmeter of the pre-check and the
             # welding check, so it is read more often.
-            await asyncio.sleep(METER_POLL_S / 4 if self.cfg.is_dc else METER_POLL_S)
+            await self.clock.sleep(METER_POLL_S / 4 if self.cfg.is_dc else METER_POLL_S)
 
     def _persist_reading(self) -> None:
         """The transaction's meter reading on disk for a PowerLoss stop, at most every
@@ -312,7 +367,7 @@ class ConnectorController:
         if state is None:
             return
         self.checks.on_state(state, pilot.duty)
-        log.debug("connector %d: pilot %s", self.id, state)
+        self._log.debug("pilot %s", state)
         if state in (PilotState.B, PilotState.C, PilotState.D):
             self._check_cable(sample.pp_ohm)
         elif state == PilotState.A:
@@ -365,7 +420,7 @@ class ConnectorController:
     def _on_rcd(self, tripped: bool) -> None:
         if tripped:
             # Power path first, report second.
-            self.safety.make_safe(self.id, "RCD tripped")
+            self.make_safe("RCD tripped")
             self.checks.rcd_tripped()  # 101 (DC residual current) or 106
         else:
             self.end_fault(Condition.RCD_TRIPPED)
@@ -405,7 +460,7 @@ class ConnectorController:
         is new makes the power path safe before anything is logged, persisted or reported
         (the trip paths of the RCD, IMD and stacks have already done so: no-op then)."""
         if self.faults.definition(condition).blocks and not self.faults.holds(condition):
-            self.safety.make_safe(self.id, f"fault {condition}")
+            self.make_safe(f"fault {condition}")
         fault = self.faults.raise_(condition, **values)
         if fault is None:
             return
@@ -414,6 +469,8 @@ class ConnectorController:
         self._report_status()
 
     def end_fault(self, condition: Condition) -> None:
+        """The condition is gone: its fault clears if its recovery allows (a reset or a
+        replug may be needed)."""
         fault = self.faults.condition_ended(condition)
         if fault is not None:
             self._fault_cleared(fault)
@@ -427,6 +484,11 @@ class ConnectorController:
         for fault in self.faults.reset():
             self._fault_cleared(fault)
 
+    def make_safe(self, reason: str) -> None:
+        """Make this connector's power path safe now (synchronously, through the one safe
+        path): stacks off, contactor open, pilot in state F."""
+        self.safety.make_safe(self.id, reason)
+
     # ------------------------------------------------------------------ the session
     def dispatch(self, event: Event) -> None:
         self.execute(self.session.handle(event, self.clock.monotonic()))
@@ -436,7 +498,7 @@ class ConnectorController:
             self._execute_one(action)
         self._wake.set()
         if actions:  # the 20 Hz DC control loop mostly changes nothing: no station work then
-            self._changed()
+            self.notify_change()
 
     def _execute_one(self, action: Action) -> None:
         match action:
@@ -446,7 +508,8 @@ class ConnectorController:
                 try:
                     self.safety.close(self.id)
                 except InterlockOpen as exc:
-                    log.error("%s", exc)
+                    failing = ", ".join(f"{name}: {why}" for name, why in exc.failing)
+                    self._log.error("interlock open (%s)", failing)
                     self.raise_fault(Condition.GENERIC)
             case SetDuty(percent=percent):
                 if self.devices.pilot is not None:
@@ -487,7 +550,7 @@ class ConnectorController:
                         self._report_status()
             case _:
                 if self.dc is None or not self.dc.execute(action):
-                    log.error("connector %d: action %r not handled", self.id, action)
+                    self._log.error("action %r not handled", action)
 
     async def _reoffer(self) -> None:
         self.update_offer()  # not from inside the session's own action list
@@ -498,9 +561,10 @@ class ConnectorController:
         when = self.clock.now()
         self.stopping += 1
         try:
+            # A bound on one bus transfer: real time, like the drivers' own timeouts.
             self.meter = await asyncio.wait_for(self.devices.meter.read(), METER_POLL_S)
         except (DriverError, TimeoutError):
-            log.warning("connector %d: no fresh meter reading for StopTransaction", self.id)
+            self._log.warning("no fresh meter reading for StopTransaction")
         finally:
             self.stopping -= 1
             self.link.stop_transaction(tx, self.energy_wh(), when, reason, tx.id_tag)
@@ -534,10 +598,6 @@ class ConnectorController:
 
     def stop(self, reason: str) -> None:
         self.dispatch(StopRequested(reason))
-
-    def dc_ev_update(self, status: EvStatus) -> None:
-        if self.dc is not None:
-            self.dc.on_ev(status)
 
     # ------------------------------------------------------------------ read-outs
     def energy_wh(self) -> float:
@@ -576,20 +636,48 @@ class ConnectorController:
         report = self.status_report()
         if report != self._reported:
             self._reported = report
-            log.info(
-                "connector %d: status %s %s", self.id, report.status, report.error_code
-            )
+            self._log.info("status %s %s", report.status, report.error_code)
             self.link.notify_status(self.id, report)
-        self._changed()
+        self.notify_change()
 
-    def _changed(self) -> None:
+    def notify_change(self) -> None:
+        """Tell the station something it shows or budgets changed."""
         if self._on_change is not None:
             self._on_change(self)
+
+    # ------------------------------------------------------------------ readings (contexts)
+    @property
+    def pilot_state(self) -> PilotState | None:
+        """The stable pilot state last detected (None: none yet, or no pilot)."""
+        return self.detector.state
+
+    @property
+    def pilot_duty(self) -> float:
+        """The CP duty on the pilot now (100 where there is no pilot)."""
+        pilot = self.devices.pilot
+        return pilot.duty if pilot is not None else 100.0
+
+    @property
+    def offered_a(self) -> float:
+        """The current the session offers the EV now, in A."""
+        return self.session.offered_a
+
+    @property
+    def has_transaction(self) -> bool:
+        return self.tx is not None
+
+    @property
+    def ev_present(self) -> bool:
+        return self.session.ev_present
+
+    @property
+    def settings(self) -> SessionSettings:
+        """The configuration keys the session follows."""
+        return self.session.settings
 
     def snapshot(self) -> MeterSnapshot:
         m = self.meter
         ev = self.dc.ev if self.dc is not None else None
-        offered = self.session.offered_a if hasattr(self.session, "offered_a") else None
         if m is None:
             return MeterSnapshot(energy_import_wh=0.0, dc=self.cfg.is_dc)
         return MeterSnapshot(
@@ -599,7 +687,7 @@ class ConnectorController:
             voltage_v=m.voltage_v,
             power_phase_w=m.power_phase_w,
             frequency_hz=m.frequency_hz,
-            current_offered_a=offered,
+            current_offered_a=self.session.offered_a,
             soc_percent=ev.soc_percent if ev is not None else None,
             dc=self.cfg.is_dc,
         )

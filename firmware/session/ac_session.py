@@ -15,8 +15,10 @@ Use::
 at boot); every later change also comes as a ``StatusChanged`` action. Other read-outs:
 ``contactor_closed_wanted``, ``transaction_active``, ``id_tag``, ``availability_pending``,
 ``faulted``, ``reservation``, ``reserved_for(id_tag, parent)``, ``duty``, and for DC
-``phase`` (:class:`DcPhase`). Settable: ``stop_on_ev_disconnect``
-(StopTransactionOnEVSideDisconnect), ``allow_ventilation``, ``autocharge`` (DC),
+``phase`` (:class:`DcPhase`), ``offered_a``. The configuration keys come as one
+``SessionSettings`` through ``s.apply_settings(settings)`` (ConnectionTimeOut,
+StopTransactionOnEVSideDisconnect, UnlockConnectorOnEVSideDisconnect, AutochargeEnabled;
+each kind takes what applies to it). Settable: ``allow_ventilation``,
 ``timers``/``limits`` (frozen dataclasses: replace them).
 
 Events (``firmware.session.events``): ``PilotChanged``, ``PlugPresent`` (CHAdeMO),
@@ -117,9 +119,8 @@ class AcSession(Session):
         self._lock = _LockState.UNLOCKED
         self._pwm_changed_at = -math.inf  # last PWM-related duty change in this tx
         self._pwm_grace_until: float | None = None  # PWM removed, EV still in C
-        # UnlockConnectorOnEVSideDisconnect: False keeps the cable locked in the socket when
-        # it is pulled out of the EV, until a card (or an UnlockConnector) releases it.
-        self.unlock_on_ev_disconnect = True
+        # The cable kept locked in the socket after it was pulled out of the EV
+        # (UnlockConnectorOnEVSideDisconnect false), until a card releases it.
         self._hold_lock = False
 
     @property
@@ -211,7 +212,7 @@ class AcSession(Session):
             return
         if self._ev_present:
             self._hold_lock = False
-        elif self._lock is _LockState.LOCKED and not self.unlock_on_ev_disconnect:
+        elif self._lock is _LockState.LOCKED and not self._settings.unlock_on_ev_disconnect:
             self._hold_lock = True
         wanted = self._lock_wanted()
         if wanted and self._lock is _LockState.UNLOCKED:
@@ -244,7 +245,7 @@ class AcSession(Session):
         self._end_tx(reason)
 
     def _on_unplug(self, now: float) -> None:
-        if self._tx is not None and self.stop_on_ev_disconnect:
+        if self._tx is not None and self._settings.stop_on_ev_disconnect:
             self._end_tx(StopReason.EV_DISCONNECTED)
 
     def _apply_kind(self, event: Event, now: float) -> None:

@@ -9,7 +9,7 @@ should be with what was last commanded and emit the difference in a fixed, safe 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from firmware.config.model import ConnectorKind
 from firmware.session.events import (
@@ -31,6 +31,7 @@ from firmware.session.events import (
     SessionFault,
     SessionFaultKind,
     SessionLimits,
+    SessionSettings,
     SessionTimers,
     SetDuty,
     StatusChanged,
@@ -66,9 +67,9 @@ class Session:
 
     Public, read-only unless noted: ``status``, ``contactor_closed_wanted``,
     ``transaction_active``, ``id_tag``, ``availability_pending``, ``operative``,
-    ``faulted``, ``reservation``, ``deadline``, ``duty``; settable flags
-    ``stop_on_ev_disconnect`` (StopTransactionOnEVSideDisconnect), ``allow_ventilation``
-    and the ``timers`` / ``limits`` dataclasses.
+    ``faulted``, ``reservation``, ``deadline``, ``duty``, ``offered_a``, ``settings``;
+    the configuration keys come in through :meth:`apply_settings`; settable: the flag
+    ``allow_ventilation`` and the ``timers`` / ``limits`` dataclasses.
     """
 
     def __init__(
@@ -84,7 +85,7 @@ class Session:
         self.max_current_a = max_current_a
         self.timers = timers or SessionTimers()
         self.limits = limits or SessionLimits()
-        self.stop_on_ev_disconnect = True
+        self._settings = SessionSettings(connection_timeout_s=self.timers.connection_timeout_s)
         self.allow_ventilation = True
         self.contactor_feedback: bool | None = None  # last ContactorFeedback, informational
         self._pilot: PilotState | None = None
@@ -165,6 +166,25 @@ class Session:
     @property
     def ev_present(self) -> bool:
         return self._ev_present
+
+    @property
+    def offered_a(self) -> float:
+        """The current offered to the EV now, in A (0 while the offer pauses the
+        session): AC what the PWM signals, DC the current offer within the rating."""
+        raise NotImplementedError
+
+    @property
+    def settings(self) -> SessionSettings:
+        """The configuration keys last applied (see :meth:`apply_settings`)."""
+        return self._settings
+
+    def apply_settings(self, settings: SessionSettings) -> None:
+        """Follow the configuration keys in ``settings`` from the next event on. Every
+        kind takes the ConnectionTimeOut (into ``timers``); AC the EV-side-disconnect
+        keys, DC Autocharge (each reads them from :attr:`settings`, the others ignore
+        them)."""
+        self._settings = settings
+        self.timers = replace(self.timers, connection_timeout_s=settings.connection_timeout_s)
 
     def reserved_for(self, id_tag: str, parent_id_tag: str | None = None) -> bool:
         """True if this idTag may use the connector: no reservation, or it (or its

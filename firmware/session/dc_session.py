@@ -1,7 +1,7 @@
 """DC session (CCS, CHAdeMO): the IEC 61851-23 sequence on top of the shared session.
 
 Plug (CCS: pilot B, CP at 5 % from then on; CHAdeMO: ``PlugPresent``) -> Preparing.
-Authorization (or, with ``autocharge``, the EV's ``ev_id`` as idTag) -> on a connector
+Authorization (or, with AutochargeEnabled, the EV's ``ev_id`` as idTag) -> on a connector
 with a lock (``has_lock``): Lock, and the transaction waits for ``LockResult(ok)`` (a
 failure drops the authorization: nothing is energised, the glue reports the lock fault,
 the next authorization tries again) -> BeginTransaction, phase WAIT_EV. Then, when the EV
@@ -127,7 +127,6 @@ class DcSession(Session):
         super().__init__(kind, max_current_a, timers, limits, operative=operative)
         self.max_voltage_v = max_voltage_v
         self.max_power_w = max_power_w
-        self.autocharge = False  # AutochargeEnabled: the EV's ev_id starts a transaction
         self.has_lock = False  # set by the glue: the connector has a lock actuator
         self._lock = _LockState.UNLOCKED
         self._phase = DcPhase.IDLE
@@ -282,7 +281,7 @@ class DcSession(Session):
     def _on_ev(self, status: EvStatus, now: float) -> None:
         self._ev = status
         if (
-            self.autocharge
+            self._settings.autocharge  # AutochargeEnabled: the EV's ev_id starts a tx
             and status.ev_id
             and self._ev_present
             and self._tx is None
@@ -450,6 +449,11 @@ class DcSession(Session):
 
     def _kind_deadlines(self) -> list[float]:
         return [] if self._phase_deadline is None else [self._phase_deadline]
+
+    @property
+    def offered_a(self) -> float:
+        """The current the budget offers now within the connector's rating (0: paused)."""
+        return 0.0 if self._no_power() else min(self._offer_a, self.max_current_a)
 
     def _no_power(self) -> bool:
         return self._offer_a <= 0.0 or self._offer_w == 0.0

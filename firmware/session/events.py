@@ -60,13 +60,15 @@ class SessionFaultKind(StrEnum):
 
 # --------------------------------------------------------------------------- settings
 
+CONNECTION_TIMEOUT_S = 30.0  # OCPP ConnectionTimeOut's default (the DC manual's 30 s)
+
 
 @dataclass(frozen=True, slots=True)
 class SessionTimers:
-    """Every duration the sessions use, in seconds. Replace ``session.timers`` with
-    ``dataclasses.replace`` when a configuration key (ConnectionTimeOut) changes."""
+    """Every duration the sessions use, in seconds. The one a configuration key sets
+    (ConnectionTimeOut) comes with :class:`SessionSettings`: ``Session.apply_settings``."""
 
-    connection_timeout_s: float = 30.0  # OCPP ConnectionTimeOut (DC manual default 30)
+    connection_timeout_s: float = CONNECTION_TIMEOUT_S  # OCPP ConnectionTimeOut
     pwm_removed_open_s: float = 6.0  # PWM removed, EV stays in C: open after this
     min_pwm_change_s: float = 5.0  # no PWM change more often than this
     fault_hold_s: float = 0.3  # state F held at least this long after a fault
@@ -88,6 +90,21 @@ class SessionLimits:
     safe_current_a: float = 2.0  # ramp-down done below this
     cable_check_current_a: float = 2.0
     precharge_current_a: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """The OCPP configuration keys a session follows; the station builds one from the
+    keys and hands it to ``Session.apply_settings`` (again whenever a key changes).
+
+    Each kind takes what applies to it: every session the ConnectionTimeOut, AC the two
+    EV-side-disconnect keys, DC Autocharge. A session built without settings runs on
+    these defaults (the keys' own defaults)."""
+
+    connection_timeout_s: float = CONNECTION_TIMEOUT_S  # ConnectionTimeOut
+    stop_on_ev_disconnect: bool = True  # StopTransactionOnEVSideDisconnect (AC)
+    unlock_on_ev_disconnect: bool = True  # UnlockConnectorOnEVSideDisconnect (AC sockets)
+    autocharge: bool = False  # AutochargeEnabled (DC: the EV's id starts a transaction)
 
 
 # --------------------------------------------------------------------------- events

@@ -17,7 +17,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from firmware.safety.fault_events import EventLog
 from firmware.safety.gate import Safety
 from firmware.session.events import (
     ChargePointStatus,
+    SessionSettings,
     SessionTimers,
     StopReason,
     TransactionRejected,
@@ -180,15 +181,14 @@ class Station:
 
     def _apply_session_keys(self) -> None:
         """Hand the session-level configuration keys to every connector's session."""
-        timeout = self._timers().connection_timeout_s
-        for connector in self.connectors.values():
-            s: Any = connector.session
-            s.timers = replace(s.timers, connection_timeout_s=timeout)
-            s.stop_on_ev_disconnect = self._flag("StopTransactionOnEVSideDisconnect", True)
-            if hasattr(s, "unlock_on_ev_disconnect"):  # AC sockets
-                s.unlock_on_ev_disconnect = self._flag("UnlockConnectorOnEVSideDisconnect", True)
-            if hasattr(s, "autocharge"):  # DC: the EV's id starts a transaction
-                s.autocharge = self._flag("AutochargeEnabled")
+        settings = SessionSettings(
+            connection_timeout_s=self._timers().connection_timeout_s,
+            stop_on_ev_disconnect=self._flag("StopTransactionOnEVSideDisconnect", True),
+            unlock_on_ev_disconnect=self._flag("UnlockConnectorOnEVSideDisconnect", True),
+            autocharge=self._flag("AutochargeEnabled"),
+        )
+        for connector in self.connectors.values():  # each kind takes what applies to it
+            connector.session.apply_settings(settings)
 
     # ------------------------------------------------------------------ running
     async def run(self) -> None:
@@ -528,7 +528,6 @@ class Station:
     def _connector_state(self, c: ConnectorController) -> ConnectorState:
         report = c.status_report()
         m = c.meter
-        s: Any = c.session
         ev = c.dc.ev if c.dc is not None else None
         tx = c.tx
         return ConnectorState(
@@ -546,7 +545,7 @@ class Station:
             power_w=m.power_w if m else 0.0,
             current_a=m.current_a if m else (),
             voltage_v=m.voltage_v if m else (),
-            offered_a=float(getattr(s, "offered_a", 0.0) or 0.0),
+            offered_a=c.session.offered_a,
             soc_percent=ev.soc_percent if ev else None,
             time_to_bulk_s=ev.time_to_bulk_s if ev else None,
             time_to_full_s=ev.time_to_full_s if ev else None,

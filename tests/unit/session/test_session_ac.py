@@ -3,6 +3,8 @@ hypothesis stateful test of the safety invariants. Time is a plain float."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -31,6 +33,7 @@ from firmware.session.events import (
     ReservationMade,
     SessionFault,
     SessionFaultKind,
+    SessionSettings,
     SessionTimers,
     SetDuty,
     StatusChanged,
@@ -245,7 +248,7 @@ def test_ev_unplugs_during_transaction(rig: Rig) -> None:
 
 
 def test_ev_unplugs_without_stop_on_ev_side_disconnect(rig: Rig) -> None:
-    rig.s.stop_on_ev_disconnect = False
+    rig.s.apply_settings(SessionSettings(stop_on_ev_disconnect=False))
     rig.charging()
     assert rig.pilot(A) == [
         OpenContactor(),
@@ -260,6 +263,28 @@ def test_ev_unplugs_without_stop_on_ev_side_disconnect(rig: Rig) -> None:
     assert rig.s.deadline == pytest.approx(rig.t + 4.0)
     assert rig.at(4.0) == [SetDuty(D32), StatusChanged(S.SUSPENDED_EV)]
     assert rig.pilot(C) == [CloseContactor(), StatusChanged(S.CHARGING)]
+
+
+def test_unlock_on_ev_side_disconnect_off_keeps_the_cable_locked(rig: Rig) -> None:
+    rig.s.apply_settings(SessionSettings(stop_on_ev_disconnect=False,
+                                         unlock_on_ev_disconnect=False))
+    rig.charging()
+    assert rig.pilot(A) == [OpenContactor(), SetDuty(100.0), StatusChanged(S.SUSPENDED_EV)]
+    assert rig.s.transaction_active  # no Unlock: the cable stays in the socket
+    assert Unlock() not in rig(StopRequested("Local"))  # nor when the transaction ends
+
+
+def test_ac_takes_the_settings_that_apply_to_ac(rig: Rig) -> None:
+    settings = SessionSettings(connection_timeout_s=12.0, autocharge=True)
+    rig.s.apply_settings(settings)
+    assert rig.s.settings == settings
+    assert rig.s.timers == SessionTimers(connection_timeout_s=12.0)  # the rest untouched
+    rig(Authorized("TAG"))
+    assert rig.s.deadline == pytest.approx(rig.t + 12.0)
+    assert rig.at(12.0) == [StatusChanged(S.AVAILABLE)]
+    # Autocharge is a DC key: an AC session starts nothing without an authorization.
+    assert rig.pilot(B) == [Lock(), StatusChanged(S.PREPARING)]
+    assert rig(LockResult(True)) == [] and not rig.s.transaction_active
 
 
 def test_transaction_rejected(rig: Rig) -> None:
@@ -678,7 +703,7 @@ class AcMachine(RuleBasedStateMachine):
 
     @rule(flag=st.booleans())
     def stop_on_ev_disconnect(self, flag: bool) -> None:
-        self.s.stop_on_ev_disconnect = flag
+        self.s.apply_settings(replace(self.s.settings, stop_on_ev_disconnect=flag))
 
     @rule(dt=st.sampled_from([0.05, 0.3, 1.0, 4.9, 6.0, 31.0]))
     def advance(self, dt: float) -> None:

@@ -37,6 +37,7 @@ from firmware.session.events import (
     PlugPresent,
     SessionFault,
     SessionFaultKind,
+    SessionSettings,
     SetDuty,
     StackOff,
     StackOn,
@@ -159,6 +160,18 @@ def test_offer_limits_and_pause(rig: Rig) -> None:
     assert rig(OfferChanged(125.0)) == [StackSetpoint(400.0, 100.0), StatusChanged(S.CHARGING)]
 
 
+def test_offered_current_is_the_offer_within_the_rating(rig: Rig) -> None:
+    assert rig.s.offered_a == 125.0  # the rating, until the budget says otherwise
+    rig(OfferChanged(60.0))
+    assert rig.s.offered_a == 60.0
+    rig(OfferChanged(300.0, watts=20_000.0))
+    assert rig.s.offered_a == 125.0  # the power limit is the set-point's business
+    rig(OfferChanged(100.0, watts=0.0))
+    assert rig.s.offered_a == 0.0  # no power: paused
+    rig(OfferChanged(0.0))
+    assert rig.s.offered_a == 0.0
+
+
 def test_ev_done_ramps_down_with_reason_local(rig: Rig) -> None:
     rig.to_charging()
     assert rig.ev(ready=False) == [StackSetpoint(400.0, 0.0), StatusChanged(S.FINISHING)]
@@ -215,7 +228,7 @@ def test_blocking_fault_while_charging(rig: Rig) -> None:
 
 
 def test_autocharge_uses_the_ev_id(rig: Rig) -> None:
-    rig.s.autocharge = True
+    rig.s.apply_settings(SessionSettings(autocharge=True))
     rig.plug()
     assert rig.ev(ready=False, ev_id="VID:0012AB") == [
         BeginTransaction("VID:0012AB", False, False)
@@ -226,6 +239,23 @@ def test_autocharge_off_ignores_the_ev_id(rig: Rig) -> None:
     rig.plug()
     assert rig.ev(ev_id="VID:0012AB") == []
     assert not rig.s.transaction_active
+
+
+def test_dc_takes_the_settings_that_apply_to_dc() -> None:
+    settings = SessionSettings(connection_timeout_s=12.0, stop_on_ev_disconnect=False,
+                               unlock_on_ev_disconnect=False, autocharge=True)
+    rig = Rig()
+    rig.s.apply_settings(settings)
+    assert rig.s.settings == settings
+    assert rig.s.timers.connection_timeout_s == 12.0
+    rig(Authorized("TAG"))
+    assert rig.s.deadline == pytest.approx(rig.t + 12.0)  # ConnectionTimeOut
+    charging = Rig()
+    charging.s.apply_settings(settings)
+    charging.to_charging()
+    # StopTransactionOnEVSideDisconnect is an AC key: a DC unplug always ends the session.
+    assert EndTransaction("EVDisconnected") in charging(PilotChanged(PilotState.A))
+    assert not charging.s.transaction_active
 
 
 def test_unavailable_ccs_offers_no_communication(rig: Rig) -> None:
