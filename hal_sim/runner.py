@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from firmware.app.runtime import StationRuntime, serve_until_signal
+from firmware.app.assembly import StationRuntime
+from firmware.app.runtime import serve_until_signal
 from firmware.config import StationConfig, load_station
 from firmware.http import make_app, serve
 from firmware.http.server import StationView
@@ -176,11 +177,8 @@ class SimulatedStation:
         self.state_dir = state_dir
         self.set_keys = list(set_keys)
         self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._restart = asyncio.Event()
-        self._restart_hard: list[bool] = []
         self.restarts: list[bool] = []  # every Reset carried out: True = hard
         self.http_url = ""
 
@@ -190,13 +188,8 @@ class SimulatedStation:
             csms_url=self.csms_url, set_keys=set_keys,
         )
         self.station = self.runtime.station
-        self.station.on_restart = self._on_restart
         self.sim.world.cpo_availability = cpo_availability(self.station.ops, self.station.spawn)
         self.runtime.recover_power_loss()
-
-    def _on_restart(self, hard: bool) -> None:
-        self._restart_hard.append(hard)
-        self._restart.set()
 
     async def __aenter__(self) -> SimulatedStation:
         if self.state_dir is None:  # a Reset restarts on the same state: keep it on disk
@@ -212,17 +205,15 @@ class SimulatedStation:
         self.http_url = f"http://{host}:{port}"
         self._session = aiohttp.ClientSession()
         self._task = asyncio.create_task(self._run(), name="simulated-station")
-        await asyncio.wait_for(self.station.started.wait(), 10)
+        await asyncio.wait_for(self.runtime.started.wait(), 10)
         return self
 
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.sim.run())
             while True:
-                self._restart.clear()
-                running = tg.create_task(self.station.run(), name="station")
-                await self._restart.wait()
-                hard = self._restart_hard.pop(0)
+                running = tg.create_task(self.runtime.run(), name="station")
+                hard = await self.runtime.restart.wait()
                 log.warning("%s reset: restarting the station in-process",
                             "hard" if hard else "soft")
                 await self.runtime.drain()
@@ -235,7 +226,7 @@ class SimulatedStation:
     async def wait_restarted(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until ``count`` Resets were carried out and the new station runs."""
         async with asyncio.timeout(timeout):
-            while len(self.restarts) < count or not self.station.started.is_set():
+            while len(self.restarts) < count or not self.runtime.started.is_set():
                 await asyncio.sleep(0.02)
 
     async def __aexit__(self, *exc: object) -> None:

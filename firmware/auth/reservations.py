@@ -7,7 +7,7 @@ reserves the station: the connectors stay Available, but an authorization for an
 is refused when taking a connector would leave none free for the reserved one.
 
 The transaction that uses a reservation carries its id in StartTransaction
-(:meth:`Reservations.consume`). Reservations end at their expiry date (wall clock),
+(:meth:`ReservationBook.consume`). Reservations end at their expiry date (wall clock),
 when cancelled, or when used; they are persisted and survive a restart.
 """
 
@@ -46,30 +46,24 @@ _OCCUPIED = (
 class ReservableConnector(Protocol):
     """What reservations need of a connector (a ``ConnectorController``)."""
 
-    id: int
-    session: Session
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def session(self) -> Session: ...
 
     def dispatch(self, event: Event) -> None: ...
 
 
-class Reservations:
-    """The station's reservations; ``await run()`` ends them at their expiry date."""
+class ReservationBook:
+    """The reservations as records, persisted: what a starting transaction consults for
+    the reservation it uses (:meth:`consume`). It needs no connector, so the link the
+    connectors start their transactions through can be built before them."""
 
-    def __init__(
-        self,
-        connectors: Mapping[int, ReservableConnector],
-        store: Store,
-        clock: Clock,
-        zero_supported: Callable[[], bool] = lambda: False,
-    ) -> None:
-        self._connectors = connectors
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._clock = clock
-        self._zero_supported = zero_supported
         self._by_id: dict[int, ReservationRecord] = {}
-        self._wake = asyncio.Event()
-
-    # ------------------------------------------------------------------ queries
+        self.changed = asyncio.Event()  # a reservation was added or ended (expiry loop)
 
     def get(self, reservation_id: int) -> ReservationRecord | None:
         return self._by_id.get(reservation_id)
@@ -79,6 +73,70 @@ class Reservations:
 
     def on_connector(self, connector_id: int) -> ReservationRecord | None:
         return next((r for r in self._by_id.values() if r.connector_id == connector_id), None)
+
+    def load(self) -> list[ReservationRecord]:
+        """Read the persisted reservations (after a restart); returns them."""
+        for record in self._store.reservations():
+            self._by_id[record.reservation_id] = record
+        return self.all()
+
+    def add(self, record: ReservationRecord) -> None:
+        self._by_id[record.reservation_id] = record
+        self._store.put_reservation(record)
+        self.changed.set()
+
+    def forget(self, record: ReservationRecord, why: str) -> None:
+        self._by_id.pop(record.reservation_id, None)
+        self._store.delete_reservation(record.reservation_id)
+        self.changed.set()
+        log.info("connector %d: reservation %d %s", record.connector_id,
+                 record.reservation_id, why)
+
+    def consume(
+        self, connector_id: int, id_tag: str, parent: str | None, connector_reservation_used: bool
+    ) -> int | None:
+        """A transaction starts on ``connector_id`` for ``id_tag`` (whose parentIdTag is
+        ``parent``; ``connector_reservation_used``: the session consumed its connector's
+        reservation when it began): the reservation it uses (its id goes into
+        StartTransaction), which ends here. None: it uses no reservation."""
+        record = self.on_connector(connector_id)
+        if record is not None and connector_reservation_used and _holds(record, id_tag, parent):
+            self.forget(record, "used")
+            return record.reservation_id
+        station = self.on_connector(0)
+        if station is not None and _holds(station, id_tag, parent):
+            self.forget(station, "used")
+            return station.reservation_id
+        return None
+
+
+class Reservations:
+    """ReserveNow / CancelReservation on the station's connectors (the
+    :class:`~firmware.ports.ReservationControl` port); ``await run()`` ends reservations
+    at their expiry date."""
+
+    def __init__(
+        self,
+        book: ReservationBook,
+        connectors: Mapping[int, ReservableConnector],
+        clock: Clock,
+        zero_supported: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.book = book
+        self._connectors = connectors
+        self._clock = clock
+        self._zero_supported = zero_supported
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, reservation_id: int) -> ReservationRecord | None:
+        return self.book.get(reservation_id)
+
+    def all(self) -> list[ReservationRecord]:
+        return self.book.all()
+
+    def on_connector(self, connector_id: int) -> ReservationRecord | None:
+        return self.book.on_connector(connector_id)
 
     def allows(self, connector_id: int, id_tag: str, parent: str | None) -> bool:
         """May ``id_tag`` take ``connector_id`` without breaking a reservation?"""
@@ -110,7 +168,7 @@ class Reservations:
             log.info("connector %d: reservation %d refused: expiry date already passed",
                      connector_id, reservation_id)
             return "Rejected"
-        previous = self._by_id.get(reservation_id)
+        previous = self.book.get(reservation_id)
         if connector_id == 0:
             status = self._check_station()
         elif connector_id in self._connectors:
@@ -133,9 +191,7 @@ class Reservations:
             connector.dispatch(ReservationMade(id_tag, parent))
             if connector.session.reservation is None:
                 return "Occupied"  # the session did not take it (status changed meanwhile)
-        self._by_id[reservation_id] = record
-        self._store.put_reservation(record)
-        self._wake.set()
+        self.book.add(record)
         log.info("connector %d: reserved for %s until %s (reservation %d)",
                  connector_id, id_tag, expiry.isoformat(), reservation_id)
         return "Accepted"
@@ -170,55 +226,30 @@ class Reservations:
 
     def cancel(self, reservation_id: int) -> bool:
         """CancelReservation: True = Accepted (it existed)."""
-        record = self._by_id.get(reservation_id)
+        record = self.book.get(reservation_id)
         if record is None:
             log.info("CancelReservation %d: no such reservation", reservation_id)
             return False
         self._end(record, "cancelled")
         return True
 
-    def consume(self, connector_id: int, id_tag: str, parent: str | None) -> int | None:
-        """A transaction starts on ``connector_id`` for ``id_tag`` (whose parentIdTag is
-        ``parent``): the reservation it uses (its id goes into StartTransaction), which ends
-        here. None: it uses no reservation."""
-        record = self.on_connector(connector_id)
-        connector = self._connectors.get(connector_id)
-        if (record is not None and connector is not None
-                and connector.session.reservation is None and _holds(record, id_tag, parent)):
-            # the session consumed its reservation when it began this transaction
-            self._forget(record, "used")
-            return record.reservation_id
-        station = self.on_connector(0)
-        if station is not None and _holds(station, id_tag, parent):
-            self._forget(station, "used")
-            return station.reservation_id
-        return None
-
     def _end(self, record: ReservationRecord, why: str) -> None:
         connector = self._connectors.get(record.connector_id)
-        self._forget(record, why)
+        self.book.forget(record, why)
         if connector is not None and connector.session.reservation is not None:
             connector.dispatch(ReservationEnded())
-
-    def _forget(self, record: ReservationRecord, why: str) -> None:
-        self._by_id.pop(record.reservation_id, None)
-        self._store.delete_reservation(record.reservation_id)
-        self._wake.set()
-        log.info("connector %d: reservation %d %s", record.connector_id,
-                 record.reservation_id, why)
 
     def expire(self) -> None:
         """End every reservation whose expiry date has passed."""
         now = self._clock.now()
-        for record in [r for r in self._by_id.values() if r.expiry <= now]:
+        for record in [r for r in self.book.all() if r.expiry <= now]:
             self._end(record, "expired")
 
     # ------------------------------------------------------------------ lifetime
 
     def restore(self) -> None:
         """Reapply the persisted reservations after a restart (expired ones are dropped)."""
-        for record in self._store.reservations():
-            self._by_id[record.reservation_id] = record
+        for record in self.book.load():
             connector = self._connectors.get(record.connector_id)
             if connector is not None:
                 connector.dispatch(ReservationMade(record.id_tag, record.parent_id_tag))
@@ -227,15 +258,16 @@ class Reservations:
     async def run(self) -> None:
         """End reservations at their expiry date, until cancelled."""
         while True:
-            self._wake.clear()
+            self.book.changed.clear()
             self.expire()
             wait = MAX_WAIT_S
-            if self._by_id:
-                soonest = min(r.expiry for r in self._by_id.values())
+            records = self.book.all()
+            if records:
+                soonest = min(r.expiry for r in records)
                 wait = min(wait, max(0.0, (soonest - self._clock.now()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
-                    await self._wake.wait()
+                    await self.book.changed.wait()
 
 
 def _holds(record: ReservationRecord, id_tag: str, parent: str | None) -> bool:

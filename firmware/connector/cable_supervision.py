@@ -74,9 +74,14 @@ class CableSupervision:
         self.temperatures_c: tuple[float, ...] = ()  # the last valid reading
         self.cooler: CoolerStatus | None = None  # the last good cooler reading
         self.limit_a: float | None = None  # cable over-temperature derating, None: none
-        # Where the derating goes: the station's power budget, as a named limit (set by
-        # the station; its allocation becomes the connector's offer).
-        self.on_limit: Callable[[float | None], None] | None = None
+        # Where the derating goes (the station's power budget: see subscribe_limit).
+        self._limit_listeners: list[Callable[[float | None], None]] = []
+
+    def subscribe_limit(self, listener: Callable[[float | None], None]) -> None:
+        """Call ``listener(amps)`` whenever the derating changes (None: no limit). The
+        station's power budget listens: the derating is one of its named limits, so what
+        it frees goes to the other connectors."""
+        self._limit_listeners.append(listener)
 
     def start(self) -> None:
         """Start the loops of the roles this connector has (it runs: see ``spawn``)."""
@@ -114,8 +119,8 @@ class CableSupervision:
             self._log.warning("cable at %.1f °C: current limited to %.1f A", hottest_c,
                               limit)
         self.limit_a = limit
-        if self.on_limit is not None:
-            self.on_limit(limit)
+        for listener in self._limit_listeners:
+            listener(limit)
 
     # ------------------------------------------------------------------ cooler
     async def _cooler_loop(self, cooler: CableCooler) -> None:

@@ -24,11 +24,14 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from drivers.errors import DeviceFaulted, DriverError
 from drivers.interfaces import (
+    ConnectorLock,
     ContactorFault,
+    EvStatus,
     MeterReading,
     PilotSample,
 )
@@ -37,8 +40,9 @@ from firmware.config import ConnectorConfig, ConnectorKind
 from firmware.connector.cable_supervision import CableSupervision
 from firmware.connector.checks import LOCK_FAULT_CONDITIONS, ConnectorChecks
 from firmware.connector.dc_control import DcControl
+from firmware.connector.devices import ConnectorDevices
 from firmware.log_context import connector_logger
-from firmware.ports import MeterSnapshot, StatusReport, TransactionLink, TxHandle
+from firmware.ports import MeterSnapshot, StatusReport, TxHandle
 from firmware.safety.fault_book import ActiveFault, FaultBook
 from firmware.safety.fault_catalogue import Catalogue, Condition
 from firmware.safety.gate import InterlockOpen, Safety, follow_input
@@ -48,6 +52,7 @@ from firmware.session.events import (
     Action,
     Authorized,
     BeginTransaction,
+    ChargePointStatus,
     CloseContactor,
     EndTransaction,
     Event,
@@ -68,7 +73,7 @@ from firmware.session.events import (
     Unlock,
 )
 from firmware.session.pilot_detector import PilotDetector, PilotState, read_pp
-from firmware.station.hardware import ConnectorDevices
+from firmware.tasks import supervised
 
 _log = logging.getLogger(__name__)
 
@@ -89,6 +94,46 @@ _SESSION_FAULTS: dict[SessionFaultKind, Condition] = {
 }
 
 
+class TransactionPort(Protocol):
+    """The central-system link as a connector uses it (the station's ``ConnectorLink``:
+    it adds the reservation a transaction uses and the idTag that stopped it)."""
+
+    def notify_status(self, connector_id: int, report: StatusReport) -> None:
+        """A status changed (the link applies MinimumStatusDuration)."""
+
+    def start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start_wh: float,
+        timestamp: datetime,
+        *,
+        remote: bool,
+        reservation_used: bool,
+    ) -> TxHandle:
+        """Record a started transaction and deliver StartTransaction (persistent)."""
+
+    def stop_transaction(
+        self,
+        handle: TxHandle,
+        meter_stop_wh: float,
+        timestamp: datetime,
+        reason: str,
+        id_tag: str | None = None,
+    ) -> None:
+        """Record a stopped transaction and deliver StopTransaction (persistent)."""
+
+
+class Counter(Protocol):
+    """A count that survives restarts (the plug cycles of DC manual 4.2.2)."""
+
+    @property
+    def value(self) -> int: ...
+
+    def increment(self) -> int:
+        """Add one; returns the new value."""
+
+
 class ConnectorController:
     """Runs one connector: pilot, lock, contactor, meter, faults, transaction.
 
@@ -102,13 +147,18 @@ class ConnectorController:
         devices: ConnectorDevices,
         *,
         safety: Safety,
-        link: TransactionLink,
+        link: TransactionPort,
         catalogue: Catalogue,
         clock: Clock,
         timers: SessionTimers | None = None,
         persist_meter: Callable[[TxHandle, float], None] | None = None,
-        on_change: Callable[[ConnectorController], None] | None = None,
+        station_faults: FaultBook | None = None,
+        language: str = "en",
+        plug_cycles: Counter | None = None,
     ) -> None:
+        """``station_faults``: connector 0's faults (shown when a station fault makes
+        this connector unusable); ``language``: of the fault texts on the display;
+        ``plug_cycles``: where the plug cycles are counted (None: in memory)."""
         self.cfg = cfg
         self.id = cfg.id
         self.devices = devices
@@ -118,7 +168,9 @@ class ConnectorController:
         self._log = connector_logger(_log, cfg.id)
         self._persist_meter = persist_meter
         self._persisted_at: float | None = None  # monotonic time of the last write
-        self._on_change = on_change
+        self.station_faults = station_faults
+        self._change_listeners: list[Callable[[ConnectorController], None]] = []
+        self._meter_listeners: list[Callable[[MeterReading], None]] = []
         self.session = create_session(
             cfg.kind,
             cfg.max_current_a,
@@ -129,10 +181,10 @@ class ConnectorController:
         if isinstance(self.session, DcSession):  # a DC lock is locked for each session
             self.session.has_lock = devices.lock is not None
         self.detector = PilotDetector()
-        self.faults = FaultBook(catalogue, cfg.id, cfg.is_dc, clock.now)
+        self.faults = FaultBook(catalogue, cfg.id, cfg.is_dc, clock.now, language)
         self.meter: MeterReading | None = None
         self.tx: TxHandle | None = None
-        self.plug_cycles = 0
+        self._plug_cycles: Counter = plug_cycles if plug_cycles is not None else _MemoryCounter()
         self.stopping = 0  # StopTransactions waiting for their final meter reading
         self.energy_blocked = False  # an invalidated transaction past MaxEnergyOnInvalidId
         self._hold_reports = 0
@@ -151,11 +203,6 @@ class ConnectorController:
         self.dc = self._build_dc(cfg, devices) if cfg.is_dc else None
         self.checks = ConnectorChecks(self, self.faults, catalogue.thresholds,
                                       lock=devices.lock, rcd=devices.rcd)
-        # Set by the station's supervision: connector 0's faults (shown when a station
-        # fault makes this connector unusable) and a hook for each AC meter reading.
-        self.station_faults: FaultBook | None = None
-        self.on_meter: Callable[[MeterReading], None] | None = None
-        self.on_plug_cycle: Callable[[int], None] | None = None
         self._attach_safety()
 
     def _build_dc(self, cfg: ConnectorConfig, devices: ConnectorDevices) -> DcControl:
@@ -166,6 +213,17 @@ class ConnectorController:
         return DcControl(self, self.faults, cfg.kind, stack=devices.power_stack,
                          contactor=devices.contactor, cable=cable, ev_comm=devices.ev_comm,
                          imd=devices.imd)
+
+    # ------------------------------------------------------------------ listeners
+    def subscribe_changes(self, listener: Callable[[ConnectorController], None]) -> None:
+        """Call ``listener(connector)`` after anything the station shows, budgets or
+        authorizes on changed (status, readings, an EV request). Listeners are added by
+        the assembly once every part exists; they run on the event loop, synchronously."""
+        self._change_listeners.append(listener)
+
+    def subscribe_meter(self, listener: Callable[[MeterReading], None]) -> None:
+        """Call ``listener(reading)`` with every good meter reading (grid supervision)."""
+        self._meter_listeners.append(listener)
 
     # ------------------------------------------------------------------ safety wiring
     def _attach_safety(self) -> None:
@@ -241,19 +299,14 @@ class ConnectorController:
             if self.dc is not None:
                 self.dc.start()
 
-    async def _guard(self, what: str, coro: Coroutine[Any, Any, None]) -> None:
-        """A connector task that fails is a fault of this connector, never of the station."""
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except DriverError as exc:
-            self._log.error("%s stopped: %s", what, exc)
-            if what == "pilot":
-                self.raise_fault(Condition.PILOT_OUT_OF_RANGE, cp_high_v=math.nan,
-                                 cp_low_v=math.nan)
-        except Exception:
-            self._log.exception("%s task failed", what)
+    def _task_failed(self, what: str, exc: Exception) -> None:
+        """A connector task that fails is a fault of this connector, never of the station:
+        a device fault its driver knows where one fits (the pilot's ADC silent: 203),
+        else the generic 001."""
+        if isinstance(exc, DriverError) and what == "pilot":
+            self.raise_fault(Condition.PILOT_OUT_OF_RANGE, cp_high_v=math.nan,
+                             cp_low_v=math.nan)
+        elif not isinstance(exc, DriverError):
             self.raise_fault(Condition.GENERIC)
 
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
@@ -262,7 +315,8 @@ class ConnectorController:
         if self._tg is None:
             coro.close()
             raise RuntimeError("connector not running")
-        self._tg.create_task(self._guard(what, coro), name=f"connector-{self.id}-{what}")
+        self._tg.create_task(supervised(coro, what, self._task_failed, self._log),
+                             name=f"connector-{self.id}-{what}")
 
     async def _timer_loop(self) -> None:
         """Polls the session at its deadline, and gives the pilot back after a hold."""
@@ -336,8 +390,8 @@ class ConnectorController:
             else:
                 self._meter_failures = 0
                 self.end_fault(silent)
-                if self.on_meter is not None:
-                    self.on_meter(self.meter)
+                for listener in self._meter_listeners:
+                    listener(self.meter)
                 if not self.cfg.is_dc:
                     self.checks.on_meter(self.meter)
                 self._persist_reading()
@@ -402,9 +456,7 @@ class ConnectorController:
 
     def count_plug_cycle(self) -> None:
         """The cable was plugged into a car and out again: one cycle (DC manual 4.2.2)."""
-        self.plug_cycles += 1
-        if self.on_plug_cycle is not None:
-            self.on_plug_cycle(self.plug_cycles)
+        self._plug_cycles.increment()
 
     def _check_cable(self, pp_ohm: float | None) -> None:
         if self.cfg.kind != ConnectorKind.TYPE2_SOCKET:
@@ -518,10 +570,11 @@ class ConnectorController:
                 self.spawn(self._lock(True), "lock")
             case Unlock():
                 self.spawn(self._lock(False), "unlock")
-            case BeginTransaction(id_tag=id_tag, remote=remote):
+            case BeginTransaction(id_tag=id_tag, remote=remote, reservation_used=used):
                 self.tx_since = self.clock.monotonic()
                 self.tx = self.link.start_transaction(
-                    self.id, id_tag, self.energy_wh(), self.clock.now(), remote=remote
+                    self.id, id_tag, self.energy_wh(), self.clock.now(), remote=remote,
+                    reservation_used=used,
                 )
             case EndTransaction(reason=reason):
                 if self.energy_blocked:
@@ -642,8 +695,27 @@ class ConnectorController:
 
     def notify_change(self) -> None:
         """Tell the station something it shows or budgets changed."""
-        if self._on_change is not None:
-            self._on_change(self)
+        for listener in self._change_listeners:
+            listener(self)
+
+    @property
+    def plug_cycles(self) -> int:
+        """Plug cycles counted on this connector (DC manual 4.2.2)."""
+        return self._plug_cycles.value
+
+    @property
+    def ev(self) -> EvStatus | None:
+        """What a DC EV asks for and reports (None: AC, or no EV talking yet)."""
+        return self.dc.ev if self.dc is not None else None
+
+    @property
+    def charging(self) -> bool:
+        return self.session.status is ChargePointStatus.CHARGING
+
+    @property
+    def lock(self) -> ConnectorLock | None:
+        """The cable lock actuator (None: a tethered cable or a DC plug without one)."""
+        return self.devices.lock
 
     # ------------------------------------------------------------------ readings (contexts)
     @property
@@ -691,3 +763,18 @@ class ConnectorController:
             soc_percent=ev.soc_percent if ev is not None else None,
             dc=self.cfg.is_dc,
         )
+
+
+class _MemoryCounter:
+    """Plug cycles counted in memory only (a connector built without a store)."""
+
+    def __init__(self) -> None:
+        self._value = 0
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+    def increment(self) -> int:
+        self._value += 1
+        return self._value

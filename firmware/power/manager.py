@@ -7,12 +7,13 @@ Offers are lowered before modules move, so a connector never asks more of fewer 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from drivers.interfaces import ModulePool
-from firmware.config import StationConfig
+from drivers.interfaces import EvStatus, ModulePool
+from firmware.config import ConnectorConfig, StationConfig
 from firmware.power.budget import (
     AC_PHASE_V,
     BudgetResult,
@@ -25,10 +26,32 @@ from firmware.power.budget import (
     rating_of,
 )
 
-if TYPE_CHECKING:
-    from firmware.connector.controller import ConnectorController
-
 log = logging.getLogger(__name__)
+
+
+class BudgetedConnector(Protocol):
+    """What the budget needs of a connector (a ``ConnectorController``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def cfg(self) -> ConnectorConfig: ...
+
+    @property
+    def tx_since(self) -> float | None:
+        """Monotonic start of its transaction (FCFS order); None: no transaction."""
+
+    @property
+    def ev(self) -> EvStatus | None:
+        """What a DC EV asks for (None: AC, or no EV talking)."""
+
+    @property
+    def charging(self) -> bool:
+        """The session is Charging (a DC EV's request counts in full only then)."""
+
+    def set_budget(self, amps: float, watts: float | None) -> None:
+        """The budget's allowance: the connector offers no more than this."""
 
 
 def _csl_watts(text: str | None) -> dict[int, float]:
@@ -45,21 +68,24 @@ def _csl_watts(text: str | None) -> dict[int, float]:
 
 
 class PowerManager:
-    """Owns the :class:`PowerBudget` of a station and keeps the offers up to date."""
+    """Owns the :class:`PowerBudget` of a station and keeps the offers up to date.
+
+    Offers change at once (synchronously, in :meth:`refresh`); moving power modules
+    between connectors takes CAN round trips, so the assignments go to :meth:`run`, which
+    carries them out one after the other, in order."""
 
     def __init__(
         self,
         config: StationConfig,
-        connectors: dict[int, ConnectorController],
+        connectors: Mapping[int, BudgetedConnector],
         pool: ModulePool | None,
         key: Callable[[str], str | None],
-        spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
         self._config = config
         self._connectors = connectors
         self._pool = pool
         self._key = key
-        self._spawn = spawn
+        self._assignments: asyncio.Queue[BudgetResult] = asyncio.Queue()
         # Limits set while running (cable over-temperature, ...): (name, connector) -> A.
         self._connector_limits: dict[tuple[str, int], float] = {}
         self._last: tuple[tuple[int, float, float], ...] | None = None
@@ -114,16 +140,17 @@ class PowerManager:
     def _demands(self) -> list[Demand]:
         demands = []
         for c in self._connectors.values():
-            if c.tx is None or c.tx_since is None:
+            since = c.tx_since
+            if since is None:
                 continue
             if c.cfg.is_dc:
-                if c.dc is None or c.dc.ev is None:
+                ev = c.ev
+                if ev is None:
                     continue
-                charging = str(c.session.status) == "Charging"
-                demands.append(ev_demand(c.id, c.tx_since, c.dc.ev, charging))
+                demands.append(ev_demand(c.id, since, ev, c.charging))
             else:
                 volts = AC_PHASE_V * c.cfg.phases
-                demands.append(Demand(c.id, c.tx_since, c.cfg.max_current_a * volts, volts))
+                demands.append(Demand(c.id, since, c.cfg.max_current_a * volts, volts))
         return demands
 
     def refresh(self) -> None:
@@ -148,13 +175,19 @@ class PowerManager:
             log.debug("connector %d: budget %.0f W %.1f A (%s)", cid, a.power_w,
                       a.current_a, a.binding)
         if pool is not None and pool.switchable:
-            self._spawn(self._assign(pool, result))
+            self._assignments.put_nowait(result)
 
-    async def _assign(self, pool: ModulePool, result: BudgetResult) -> None:
-        try:
-            await pool.assign(result.assignment())
-        except Exception:
-            log.exception("module assignment failed")
+    async def run(self) -> None:
+        """Move the power modules as the budget assigns them, in order, until cancelled
+        (a station without a switchable pool never gets an assignment)."""
+        while True:
+            result = await self._assignments.get()
+            if self._pool is None:
+                continue
+            try:
+                await self._pool.assign(result.assignment())
+            except Exception:  # the next budget run assigns again; the offers already hold
+                log.exception("module assignment failed")
 
     def status(self) -> dict[str, Any]:
         """The load-management view of the DC manual 4.2.3."""

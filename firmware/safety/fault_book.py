@@ -17,9 +17,19 @@ from datetime import datetime
 
 from firmware.ports import StatusReport
 from firmware.safety.fault_catalogue import Catalogue, Condition, Effect, FaultDef, Recovery
-from firmware.station.snapshot import FaultState
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FaultState:
+    """A fault as the status API shows it (JSON-ready)."""
+
+    code: str  # vendor error code as the source documents spell it ("406", "18")
+    error_code: str  # OCPP 1.6 ChargePointErrorCode
+    info: str = ""
+    since: str = ""  # ISO 8601
+
 
 @dataclass
 class ActiveFault:

@@ -20,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +28,13 @@ from drivers.errors import DriverError
 from drivers.grid import GridIssue, GridLimits, GridMonitor
 from drivers.interfaces import MeterReading, ReaderFault
 from drivers.interfaces_station import ModemInfo, TiltReading
+from firmware.clock import Clock
 from firmware.safety.fault_book import FaultBook
 from firmware.safety.fault_catalogue import Condition, Effect
 from firmware.safety.gate import Safety, follow_input
 from firmware.station.devices import StationDevices
 from firmware.station.pe_verdict import PeSupervision, PeVerdict
+from firmware.tasks import supervised
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class StationMonitor:
         stop_sessions: Callable[[str], None],
         on_change: Callable[[], None] = lambda: None,
         door_interlock: bool = False,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock,
         periods: MonitorPeriods = MonitorPeriods(),
         frequency_hz: tuple[float, float] = (49.0, 51.0),
     ) -> None:
@@ -87,7 +88,7 @@ class StationMonitor:
         self.periods = periods
         self._stop_sessions = stop_sessions
         self._on_change = on_change
-        self._monotonic = monotonic
+        self._clock = clock
         self._high_c = float(thresholds.get("high_temperature_c", 70.0))
         self._low_c = float(thresholds.get("low_temperature_c", -40.0))
         self._tilt_deg = float(thresholds.get("tilt_deg", 10.0))
@@ -143,22 +144,22 @@ class StationMonitor:
                 tg.create_task(self._every("pe", p.pe_s, self.poll_pe))
 
     async def _every(self, what: str, period_s: float,
-                     check: Callable[[], Awaitable[None]]) -> None:
+                     check: Callable[[], Coroutine[Any, Any, None]]) -> None:
         while True:
             await self.guarded(what, check)
-            await asyncio.sleep(period_s)
+            await self._clock.sleep(period_s)
 
-    async def guarded(self, what: str, check: Callable[[], Awaitable[None]]) -> None:
+    async def guarded(self, what: str, check: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run one check; an unexpected error in it (not a device fault the driver knows,
         which the check handles itself) is the generic fault 001: every connector is made
         safe and stays blocked until a reset, because a supervision that cannot run leaves
         a hazard unwatched. The check keeps running on its period, so the log shows whether
         the error persists."""
-        try:
-            await check()
-        except Exception as exc:  # a bug in one check must not end the others
-            log.exception("station monitor: %s check failed", what)
-            self.internal_error(f"{what} check", exc)
+        # A bug in one check must not end the others.
+        await supervised(check(), f"station monitor: {what} check", self._check_failed, log)
+
+    def _check_failed(self, what: str, exc: Exception) -> None:
+        self.internal_error(what.removeprefix("station monitor: "), exc)
 
     def internal_error(self, what: str, exc: BaseException) -> None:
         """An unexpected error in ``what`` (a check, a station task, a device's start):
@@ -227,7 +228,7 @@ class StationMonitor:
             self._end(Condition.DOOR_CLOSED)
         else:
             self._end(Condition.DOOR_OPENED)
-            self._door_closed_until = self._monotonic() + self.periods.door_closed_hold_s
+            self._door_closed_until = self._clock.monotonic() + self.periods.door_closed_hold_s
             self._raise(Condition.DOOR_CLOSED, "doors closed")
 
     def _on_stop_button(self, pressed: bool) -> None:
@@ -244,7 +245,7 @@ class StationMonitor:
     def supervise(self) -> None:
         """The quick checks: end of the door-closed report, the NFC reader."""
         until = self._door_closed_until
-        if until is not None and self._monotonic() >= until:
+        if until is not None and self._clock.monotonic() >= until:
             self._door_closed_until = None
             self._end(Condition.DOOR_CLOSED)
         reader = self.devices.token_reader

@@ -1,10 +1,11 @@
 """The operations the central system asks of the station: Reset, ChangeAvailability,
-UnlockConnector, DataTransfer. :class:`StationOps` carries them out for the
-:class:`~firmware.station.station.Station`, which delegates to it.
+UnlockConnector, DataTransfer. :class:`StationOps` provides their ports
+(:class:`~firmware.ports.ResetControl`, :class:`~firmware.ports.AvailabilityControl`,
+:class:`~firmware.ports.UnlockControl`, :class:`~firmware.ports.IncomingDataTransfer`).
 
 * ``reset(hard)``: every transaction is stopped first (reason SoftReset / HardReset), then
-  the runtime restarts the station through ``station.on_restart(hard)``: in simulation
-  in-process, on a board ``evse run`` exits for systemd (soft) or reboots (hard).
+  the runtime restarts the station through the ``restart`` callback it handed in: in
+  simulation in-process, on a board ``evse run`` exits for systemd (soft) or reboots (hard).
 * ``change_availability``: Accepted now, or Scheduled while a transaction runs (it applies
   when the transaction ends); persisted, so an Inoperative connector stays so after a
   restart. Connector 0 is every connector.
@@ -22,18 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from drivers.errors import DriverError
-from firmware.ports import CentralSystemLink, IdTagInfo, StatusReport, TxHandle
+from drivers.interfaces import ConnectorLock
+from firmware.auth.reservations import ReservationBook
+from firmware.ports import CentralSystemLink, StatusReport, TxHandle
+from firmware.session.base import Session
 from firmware.session.dc_session import DcSession
-from firmware.session.events import AvailabilityChanged, StopReason
+from firmware.session.events import AvailabilityChanged, Event, StopReason
 from firmware.storage.store import Store
-
-if TYPE_CHECKING:
-    from firmware.station.station import Station
+from firmware.tasks import TaskSpawner
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,51 @@ UNLOCK_POLL_S = 0.05
 VendorHandler = Callable[[str | None, str | None], tuple[str, str | None]]
 
 
-class StationOps:
-    """Reset, availability, unlock and data transfer for one station."""
+class OperatedConnector(Protocol):
+    """What the operations need of a connector (a ``ConnectorController``)."""
 
-    def __init__(self, station: Station, store: Store) -> None:
-        self._station = station
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def tx(self) -> TxHandle | None: ...
+
+    @property
+    def stopping(self) -> int:
+        """StopTransactions still waiting for their final meter reading."""
+
+    @property
+    def lock(self) -> ConnectorLock | None: ...
+
+    def dispatch(self, event: Event) -> None: ...
+
+    def stop(self, reason: str) -> None: ...
+
+
+class StationOps:
+    """Reset, availability, unlock and data transfer for one station.
+
+    ``availability_changed`` is called after a ChangeAvailability (connector 0's status
+    may have changed); ``stop_all(reason)`` stops every transaction; ``restart(hard)``
+    restarts the station (the runtime's); ``tasks`` runs the reset procedure after its
+    answer went out."""
+
+    def __init__(
+        self,
+        connectors: Mapping[int, OperatedConnector],
+        store: Store,
+        *,
+        availability_changed: Callable[[], None],
+        stop_all: Callable[[str], None],
+        restart: Callable[[bool], None],
+        tasks: TaskSpawner,
+    ) -> None:
+        self._connectors = connectors
         self._store = store
+        self._availability_changed = availability_changed
+        self._stop_all = stop_all
+        self._restart = restart
+        self._tasks = tasks
         self._vendors: dict[str, VendorHandler] = {}
 
     # ------------------------------------------------------------------ availability
@@ -58,14 +99,14 @@ class StationOps:
     def restore_availability(self) -> None:
         """Apply the persisted ChangeAvailability (call before the connectors run)."""
         for connector_id, operative in self._store.availability().items():
-            connector = self._station.connectors.get(connector_id)
+            connector = self._connectors.get(connector_id)
             if connector is not None and not operative:
                 log.info("connector %d: Inoperative (persisted)", connector_id)
                 connector.dispatch(AvailabilityChanged(False))
 
     async def change_availability(self, connector_id: int, operative: bool) -> str:
         """ChangeAvailability: "Accepted", "Scheduled" or "Rejected" (unknown connector)."""
-        connectors = self._station.connectors
+        connectors = self._connectors
         if connector_id != 0 and connector_id not in connectors:
             return "Rejected"
         targets = list(connectors) if connector_id == 0 else [connector_id]
@@ -78,17 +119,17 @@ class StationOps:
                 scheduled = True
                 log.info("connector %d: %s once the transaction ends", cid,
                          "Operative" if operative else "Inoperative")
-        self._station.report_station_status()
+        self._availability_changed()
         return "Scheduled" if scheduled else "Accepted"
 
     # ------------------------------------------------------------------ unlock
 
     async def unlock_connector(self, connector_id: int) -> str:
         """UnlockConnector: "Unlocked", "UnlockFailed" or "NotSupported"."""
-        connector = self._station.connectors.get(connector_id)
+        connector = self._connectors.get(connector_id)
         if connector is None:
             return "NotSupported"
-        lock = connector.devices.lock
+        lock = connector.lock
         if lock is None:
             log.info("connector %d: UnlockConnector: no lock (tethered cable)", connector_id)
             return "NotSupported"
@@ -113,19 +154,19 @@ class StationOps:
     # ------------------------------------------------------------------ reset
 
     async def reset(self, hard: bool) -> bool:
-        """Reset: accepted whenever the runtime can restart the station."""
-        if self._station.on_restart is None:
-            log.warning("%s reset refused: nothing can restart this station",
-                        "hard" if hard else "soft")
-            return False
+        """Reset: accepted (the runtime restarts the station once it is carried out)."""
         return True
+
+    def start_reset(self, hard: bool) -> None:
+        """Carry out an accepted Reset (after its answer went out)."""
+        self._tasks.spawn(self.perform_reset(hard), "reset")
 
     async def perform_reset(self, hard: bool) -> None:
         """Stop every transaction, wait until they are recorded, then restart."""
         reason = StopReason.HARD_RESET if hard else StopReason.SOFT_RESET
         log.warning("%s reset: stopping every transaction", "hard" if hard else "soft")
-        self._station.stop_all(reason)
-        connectors = self._station.connectors.values()
+        self._stop_all(reason)
+        connectors = self._connectors.values()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STOP_WAIT_S
         while any(c.stopping or c.tx is not None for c in connectors):
@@ -133,9 +174,7 @@ class StationOps:
                 log.error("reset: transactions still running after %.0f s", STOP_WAIT_S)
                 break
             await asyncio.sleep(0.02)
-        restart = self._station.on_restart
-        if restart is not None:
-            restart(hard)
+        self._restart(hard)
 
     # ------------------------------------------------------------------ data transfer
 
@@ -155,26 +194,27 @@ class StationOps:
 
 
 class ConnectorLink:
-    """The central-system link as the connectors see it (see the module docstring)."""
+    """The central-system link as the connectors see it (see the module docstring): the
+    :class:`~firmware.connector.controller.TransactionPort` of every connector."""
 
     def __init__(
         self,
         link: CentralSystemLink,
-        reservation_for: Callable[[int, str], int | None],
+        reservations: ReservationBook,
+        parent_of: Callable[[str], str | None],
     ) -> None:
         self._link = link
-        self._reservation_for = reservation_for
-        self.stop_id_tags: dict[int, str] = {}  # local tx id -> the idTag that stops it
+        self._reservations = reservations
+        self._parent_of = parent_of
+        self._stop_id_tags: dict[int, str] = {}  # local tx id -> the idTag that stops it
 
-    @property
-    def online(self) -> bool:
-        return self._link.online
+    def stopped_by(self, handle: TxHandle, id_tag: str) -> None:
+        """``id_tag`` (not the one that started it) stops this transaction: it goes into
+        StopTransaction.idTag."""
+        self._stop_id_tags[handle.local_id] = id_tag
 
     def notify_status(self, connector_id: int, report: StatusReport) -> None:
         self._link.notify_status(connector_id, report)
-
-    async def authorize(self, id_tag: str) -> IdTagInfo | None:
-        return await self._link.authorize(id_tag)
 
     def start_transaction(
         self,
@@ -182,11 +222,13 @@ class ConnectorLink:
         id_tag: str,
         meter_start_wh: float,
         timestamp: datetime,
-        reservation_id: int | None = None,
-        remote: bool = False,
+        *,
+        remote: bool,
+        reservation_used: bool,
     ) -> TxHandle:
-        if reservation_id is None:
-            reservation_id = self._reservation_for(connector_id, id_tag)
+        reservation_id = self._reservations.consume(
+            connector_id, id_tag, self._parent_of(id_tag), reservation_used
+        )
         return self._link.start_transaction(
             connector_id, id_tag, meter_start_wh, timestamp, reservation_id, remote
         )
@@ -199,5 +241,5 @@ class ConnectorLink:
         reason: str,
         id_tag: str | None = None,
     ) -> None:
-        id_tag = self.stop_id_tags.pop(handle.local_id, id_tag)
+        id_tag = self._stop_id_tags.pop(handle.local_id, id_tag)
         self._link.stop_transaction(handle, meter_stop_wh, timestamp, reason, id_tag)

@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class FaultState:
-    code: str  # vendor error code as the source documents spell it ("406", "18")
-    error_code: str  # OCPP 1.6 ChargePointErrorCode
-    info: str = ""
-    since: str = ""  # ISO 8601
+from firmware.safety.fault_book import FaultState
 
 
 @dataclass(frozen=True)
@@ -58,3 +52,4 @@ class StationState:
     connectors: tuple[ConnectorState, ...] = ()
     faults: tuple[FaultState, ...] = ()  # station-level (connector 0)
     extra: dict[str, object] = field(default_factory=dict)
+

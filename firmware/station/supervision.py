@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from drivers.interfaces import MeterReading
+from drivers.interfaces import DcResidualCurrentMonitor
+from drivers.interfaces_station import LedRing
+from firmware.clock import Clock
 from firmware.ports import StatusReport
 from firmware.safety.fault_book import FaultBook
-from firmware.session.events import FaultCleared, FaultRaised, StopReason
+from firmware.safety.gate import Safety
+from firmware.session.events import Event, FaultCleared, FaultRaised, StopReason
+from firmware.station.devices import StationDevices
 from firmware.station.indicators import ConnectorIndicators
 from firmware.station.monitor import StationMonitor
-
-if TYPE_CHECKING:
-    from firmware.connector.controller import ConnectorController
-    from firmware.station.station import Station
 
 log = logging.getLogger(__name__)
 
@@ -41,89 +41,104 @@ def language_code(value: str | None) -> str:
     return _LANGUAGES.get(value, value[:2])
 
 
-class Supervision:
-    """Connector 0's faults and the station devices, for one :class:`Station`."""
+class SupervisedConnector(Protocol):
+    """What station supervision needs of a connector (a ``ConnectorController``)."""
 
-    def __init__(self, station: Station, key: Callable[[str], str | None]) -> None:
-        self.station = station
-        hw = station.hardware
-        devices = hw.station_devices
-        devices.token_reader = hw.token_reader
-        has_dc = any(c.is_dc for c in station.config.connectors)
-        self.language = language_code(key("GUIprimaryLanguage"))
-        self.faults = FaultBook(station.catalogue, 0, has_dc, station.clock.now, self.language)
+    @property
+    def id(self) -> int: ...
+
+    def dispatch(self, event: Event) -> None: ...
+
+    def report_status(self) -> None:
+        """Report the connector's status again (a station fault changed what it shows)."""
+
+    def status_report(self) -> StatusReport: ...
+
+    def display_text(self) -> str: ...
+
+
+class Supervision:
+    """Connector 0's faults and the station devices (see the module docstring).
+
+    ``faults`` is connector 0's fault book (the connectors show it when a station fault
+    makes them unusable); ``stop_all(reason)`` stops every transaction (the stop button);
+    ``station_status_changed()`` re-reports connector 0. ``leds`` are the connectors'
+    LED rings, ``rcd_monitors`` the RDC-DDs that keep their DC reading fresh in a task of
+    their own."""
+
+    def __init__(
+        self,
+        devices: StationDevices,
+        faults: FaultBook,
+        safety: Safety,
+        thresholds: Mapping[str, float],
+        clock: Clock,
+        connectors: Mapping[int, SupervisedConnector],
+        *,
+        stop_all: Callable[[str], None],
+        station_status_changed: Callable[[], None],
+        door_interlock: bool,
+        leds: Mapping[int, LedRing],
+        rcd_monitors: Mapping[int, DcResidualCurrentMonitor],
+        holder_colors: str,
+        language: str,
+    ) -> None:
+        self.faults = faults
+        self.language = language
+        self._connectors = connectors
+        self._stop_all = stop_all
+        self._station_status_changed = station_status_changed
+        self._rcd_monitors = rcd_monitors
         self.monitor = StationMonitor(
             devices,
-            station.safety,
-            self.faults,
-            station.catalogue.thresholds,
+            safety,
+            faults,
+            thresholds,
             stop_sessions=self._stop_sessions,
             on_change=self._changed,
-            door_interlock=has_dc,
-            monotonic=station.clock.monotonic,
+            door_interlock=door_interlock,
+            clock=clock,
         )
-        leds = {cid: d.led for cid, d in hw.connectors.items() if d.led is not None}
         self.indicators = ConnectorIndicators(
-            leds, devices.display, key("GUIConnectorHolderColors") or "", self.language
+            leds, devices.display, holder_colors, language
         ) if (leds or devices.display is not None) else None
         self._blocking: set[str] = set()
-        for connector in station.connectors.values():
-            connector.faults.language = self.language
-            connector.station_faults = self.faults
-            if not connector.cfg.is_dc:
-                connector.on_meter = self._meter_hook(connector)
-
-    def _meter_hook(self, connector: ConnectorController) -> Callable[[MeterReading], None]:
-        phases = connector.cfg.phases
-
-        def hook(reading: MeterReading) -> None:
-            self.monitor.on_meter_reading(connector.id, phases, reading)
-
-        return hook
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.monitor.run(), name="station-monitor")
             if self.indicators is not None:
                 tg.create_task(self.indicators.run(), name="indicators")
-            for cid, devices in self.station.hardware.connectors.items():
-                dc = devices.rcd.dc_monitor() if devices.rcd is not None else None
-                if dc is not None:  # an RDC-DD that keeps its DC reading fresh
-                    tg.create_task(dc.run(), name=f"rcd-{cid}")
+            for cid, rdc in self._rcd_monitors.items():  # RDC-DDs keep their DC reading fresh
+                tg.create_task(rdc.run(), name=f"rcd-{cid}")
 
     # ------------------------------------------------------------------ faults
     def _stop_sessions(self, reason: str) -> None:
-        self.station.stop_all(reason or StopReason.EMERGENCY_STOP)
+        self._stop_all(reason or StopReason.EMERGENCY_STOP)
 
     def _changed(self) -> None:
         """A station fault was raised or cleared: tell the sessions, then report."""
         blocking = {f.fault.code for f in self.faults.blocking()}
         for code in sorted(blocking - self._blocking):
-            for connector in self.station.connectors.values():
+            for connector in self._connectors.values():
                 connector.dispatch(FaultRaised(code, blocking=True))
         for code in sorted(self._blocking - blocking):
-            for connector in self.station.connectors.values():
+            for connector in self._connectors.values():
                 connector.dispatch(FaultCleared(code))
         self._blocking = blocking
-        self.station.report_station_status()
-        for connector in self.station.connectors.values():
+        self._station_status_changed()
+        for connector in self._connectors.values():
             connector.report_status()
-        self.show(0, "")
+        self.show(0)
 
-    def report(self, status: str) -> StatusReport:
-        """Connector 0: Faulted while a blocking station fault lasts."""
-        if self.faults.blocking():
-            status = "Faulted"
-        return self.faults.report(status)
-
-    def show(self, connector_id: int, _status: str) -> None:
+    def show(self, connector_id: int) -> None:
         """Update the LED ring and the display of a connector (0: the station text)."""
         if self.indicators is None:
             return
         if connector_id == 0:
             self.indicators.update(0, "", self.faults.display())
             return
-        connector = self.station.connectors[connector_id]
+        connector = self._connectors[connector_id]
         report = connector.status_report()
         self.indicators.update(connector_id, report.status, connector.display_text())
 

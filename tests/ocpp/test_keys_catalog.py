@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ocpp.exceptions import OccurenceConstraintViolationError
 
-from firmware.app.runtime import persisted_identity
+from firmware.app.assembly import persisted_identity
 from firmware.config import load_station
 from firmware.ocpp.keys import (
     Access,

@@ -14,9 +14,10 @@ import pytest
 from ocpp.v16 import call
 
 from firmware.auth.authorizer import Authorizer, LocalList
-from firmware.auth.reservations import Reservations
+from firmware.auth.reservations import ReservationBook, Reservations
 from firmware.clock import ManualClock
 from firmware.config.model import Identity
+from firmware.connector.controller import TransactionPort
 from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.link import Backoff, OcppLink
 from firmware.ocpp.local_list_profile import LocalListProfile
@@ -39,12 +40,13 @@ from firmware.ports import (
     ReservationControl,
     ResetControl,
     StationPort,
-    TransactionLink,
     UnlockControl,
 )
 from firmware.power.manager import PowerManager
+from firmware.station.authorization_flow import AuthorizationFlow
+from firmware.station.local_link import LocalLink
 from firmware.station.operations import ConnectorLink, StationOps
-from firmware.station.station import LocalLink, Station
+from firmware.station.station import Station
 from firmware.storage.store import Store
 from hal_sim.csms_demo import DemoCsms, serve
 from tests.support.peer_harness import (
@@ -180,7 +182,7 @@ def test_supported_feature_profiles_follow_the_installed_profiles() -> None:
     station = StubStation()
     link.install(bare_core(link, station))
     assert link.keys.get("SupportedFeatureProfiles") == "Core"
-    reservations = Reservations({}, Store(None), ManualClock(), lambda: False)
+    reservations = Reservations(ReservationBook(Store(None)), {}, ManualClock(), lambda: False)
     link.install(ReservationProfile(reservations))
     link.install(bare_trigger(link, station))
     assert link.keys.get("SupportedFeatureProfiles") == "Core,Reservation,RemoteTrigger"
@@ -245,11 +247,11 @@ def assert_satisfies(impl: object, port: type) -> None:
 
 
 @pytest.mark.parametrize(("impl", "port"), [
-    (Station, StationPort), (Station, RemoteControl), (Station, ResetControl),
+    (Station, StationPort), (AuthorizationFlow, RemoteControl), (StationOps, ResetControl),
     (StationOps, AvailabilityControl), (StationOps, UnlockControl),
     (StationOps, IncomingDataTransfer), (Authorizer, AuthorizationCache),
     (LocalList, LocalAuthList), (Reservations, ReservationControl),
-    (PowerManager, ChargingLimits), (ConnectorLink, TransactionLink),
+    (PowerManager, ChargingLimits), (ConnectorLink, TransactionPort),
     (LocalLink, CentralSystemLink), (StubStation, StationPort), (StubStation, RemoteControl),
     (Firmware, FirmwareStatusSource), (Firmware, DiagnosticsStatusSource),
 ], ids=lambda v: getattr(v, "__name__", str(v)))
@@ -261,7 +263,7 @@ def test_the_link_has_the_shape_of_its_ports() -> None:
     link = bare_link()
     assert_satisfies(link, CentralSystemLink)
     assert_satisfies(link, LinkServices)
-    reservations = Reservations({}, Store(None), ManualClock(), lambda: False)
+    reservations = Reservations(ReservationBook(Store(None)), {}, ManualClock(), lambda: False)
     for profile in (bare_core(link, StubStation()), bare_trigger(link, StubStation()),
                     LocalListProfile(LocalList(Store(None), lambda _n: None)),
                     ReservationProfile(reservations)):

@@ -88,7 +88,7 @@ async def make_monitor_env(
         stop_sessions=stopped.append,
         on_change=lambda: changes.append(1),
         door_interlock=dc,
-        monotonic=clock.monotonic,
+        clock=clock,
         periods=periods or MonitorPeriods(),
     )
     return MonitorEnv(clock, wiring, hw.station, devices, contactor, safety, faults,

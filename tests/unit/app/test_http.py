@@ -11,7 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from firmware.http import make_app, serve
-from firmware.station.snapshot import ConnectorState, FaultState, StationState
+from firmware.safety.fault_book import FaultState
+from firmware.station.snapshot import ConnectorState, StationState
 
 Client = TestClient[web.Request, web.Application]
 

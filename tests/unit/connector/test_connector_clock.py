@@ -18,15 +18,18 @@ import pytest
 from drivers.i2c import I2CBus
 from drivers.modbus import ModbusRtuBus
 from drivers.registry import driver_class
+from firmware.auth.reservations import ReservationBook
 from firmware.clock import ManualClock
 from firmware.connector.checks import CHECK_PERIOD_S, SELF_TEST_DELAY_S
 from firmware.connector.controller import ConnectorController
+from firmware.connector.devices import ConnectorDevices
 from firmware.safety.fault_catalogue import Condition, default_catalogue
 from firmware.safety.gate import Safety
 from firmware.session.events import ChargePointStatus
 from firmware.session.pilot_detector import PilotState
-from firmware.station.hardware import ConnectorDevices
-from firmware.station.station import LocalLink
+from firmware.station.local_link import LocalLink
+from firmware.station.operations import ConnectorLink
+from firmware.storage.store import Store
 
 if TYPE_CHECKING:  # the module is a plugin: imported by pytest, with assert rewriting
     from tests.support.sim_fixtures import SimStation
@@ -57,8 +60,10 @@ class ConnectorRig:
                      dev.params, st.ctx(dev.key, 1, self.buses))
                  for role, dev in cfg.devices.items()}
         self.devices = ConnectorDevices(**built)
+        link = ConnectorLink(LocalLink(self.clock), ReservationBook(Store(None)),
+                             lambda _tag: None)
         self.connector = ConnectorController(
-            cfg, self.devices, safety=Safety(), link=LocalLink(self.clock),
+            cfg, self.devices, safety=Safety(), link=link,
             catalogue=default_catalogue(), clock=self.clock,
         )
         circuits = st.hw.connector(1)
@@ -70,7 +75,7 @@ class ConnectorRig:
     async def start(self) -> None:
         for bus in self.buses.values():
             await bus.start()
-        for device in self.devices.all():
+        for _role, device in self.devices.named():
             await device.start()
         self._task = asyncio.create_task(self.connector.run())
         # Asleep on the clock: the meter and supervision loops, and the checks, whose
@@ -83,14 +88,10 @@ class ConnectorRig:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        d = self.devices
-        assert d.pilot is not None and d.lock is not None and d.rcd is not None
-        d.pilot.close()
-        d.lock.close()
-        d.rcd.close()
-        d.contactor.release()
-        self.buses["main"].close()
-        await self.buses["rs485"].close()
+        for _role, device in self.devices.named():
+            await device.release()
+        for bus in self.buses.values():
+            await bus.release()
 
     async def advance(self, seconds: float) -> None:
         """Move the connector's time and let its woken loops run (a few turns of the

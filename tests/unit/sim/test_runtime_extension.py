@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from firmware.app.assembly import StationRuntime
 from firmware.app.extension import RuntimeExtension
-from firmware.app.runtime import StationRuntime, serve_until_signal
+from firmware.app.runtime import serve_until_signal
 from firmware.config import load_station
 from firmware.http.server import StationView, json_response
 from hal_sim.simulator import Simulation

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from firmware.auth.reservations import Reservations
+from firmware.auth.reservations import ReservationBook, Reservations
 from firmware.clock import ManualClock
 from firmware.config.model import ConnectorKind
 from firmware.session.ac_session import create_session
@@ -41,7 +41,8 @@ def rig(store: Store | None = None, zero: bool = True) -> tuple[
 ]:
     connectors = {1: Connector(1), 2: Connector(2)}
     clock = ManualClock(wall=T0)
-    return Reservations(connectors, store or Store(None), clock, lambda: zero), connectors, clock
+    book = ReservationBook(store or Store(None))
+    return Reservations(book, connectors, clock, lambda: zero), connectors, clock
 
 
 def test_reserve_connector_answers_and_cancel() -> None:
@@ -92,8 +93,8 @@ def test_a_transaction_consumes_the_reservation() -> None:
     conns[1].dispatch(Authorized("A"))
     conns[1].dispatch(PilotChanged(PilotState.B))
     assert conns[1].session.transaction_active
-    assert res.consume(1, "A", None) == 7
-    assert res.all() == [] and res.consume(1, "A", None) is None
+    assert res.book.consume(1, "A", None, connector_reservation_used=True) == 7
+    assert res.all() == [] and res.book.consume(1, "A", None, True) is None
 
 
 def test_connector_zero_keeps_one_connector_for_its_holder() -> None:
@@ -103,7 +104,8 @@ def test_connector_zero_keeps_one_connector_for_its_holder() -> None:
     conns[2].dispatch(PilotChanged(PilotState.B))  # connector 2 taken by an EV
     assert not res.allows(1, "B", None)
     assert res.allows(1, "A", None) and res.allows(1, "C", "G")  # the holder, its group
-    assert res.consume(1, "C", "G") == 9 and res.allows(1, "B", None)
+    assert res.book.consume(1, "C", "G", connector_reservation_used=False) == 9
+    assert res.allows(1, "B", None)
 
 
 def test_connector_zero_answers() -> None:
