@@ -40,6 +40,28 @@ async def supervised(
         on_failure(what, exc)
 
 
+def start_supervised(
+    tg: asyncio.TaskGroup,
+    coro: Coroutine[Any, Any, None],
+    what: str,
+    on_failure: FailureHandler,
+    *,
+    name: str | None = None,
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = log,
+) -> bool:
+    """Start ``coro`` supervised in ``tg``. False (and ``coro`` closed, so nothing is left
+    un-awaited) when the group no longer takes tasks: it is ending."""
+    wrapped = supervised(coro, what, on_failure, logger)
+    try:
+        tg.create_task(wrapped, name=name or what)
+    except RuntimeError:  # the TaskGroup is shutting down or finished
+        wrapped.close()
+        coro.close()
+        logger.debug("%s not started: stopping", what)
+        return False
+    return True
+
+
 class TaskSpawner(Protocol):
     """Starts a task of the station's own (a request the central system made, a card at
     the reader): supervised, dropped with a warning when the station is not running."""
@@ -75,4 +97,4 @@ class TaskHost:
             coro.close()
             log.warning("%s ignored: station not running", what)
             return
-        self._tg.create_task(supervised(coro, what, self._on_failure), name=what)
+        start_supervised(self._tg, coro, what, self._on_failure)

@@ -73,7 +73,7 @@ from firmware.session.events import (
     Unlock,
 )
 from firmware.session.pilot_detector import PilotDetector, PilotState, read_pp
-from firmware.tasks import supervised
+from firmware.tasks import start_supervised
 
 _log = logging.getLogger(__name__)
 
@@ -315,8 +315,8 @@ class ConnectorController:
         if self._tg is None:
             coro.close()
             raise RuntimeError("connector not running")
-        self._tg.create_task(supervised(coro, what, self._task_failed, self._log),
-                             name=f"connector-{self.id}-{what}")
+        start_supervised(self._tg, coro, what, self._task_failed,
+                         name=f"connector-{self.id}-{what}", logger=self._log)
 
     async def _timer_loop(self) -> None:
         """Polls the session at its deadline, and gives the pilot back after a hold."""
