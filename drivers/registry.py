@@ -153,7 +153,12 @@ REGISTRY = DriverRegistry(DRIVERS, installed_extensions)
 
 
 class UnknownDriver(LookupError):
-    """A station file names a driver no installed package serves."""
+    """A station file names a driver no installed package serves.
+
+    Not a :class:`~drivers.errors.DriverError`: no device misbehaved, the station file (or
+    the installation) is wrong. The configuration loader turns it into a ConfigError
+    before any device exists; a DriverError is what the firmware reports as that device's
+    problem, and an unknown name must never be taken for one."""
 
     def __init__(self, role: str, name: str, known: Iterable[str] | None = None) -> None:
         names = ", ".join(REGISTRY.known(role) if known is None else known) or "none"

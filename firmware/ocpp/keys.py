@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from ocpp.exceptions import OccurenceConstraintViolationError
 
+from firmware.errors import FirmwareError
 from firmware.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class ChangeResult(StrEnum):
     NOT_SUPPORTED = "NotSupported"
 
 
-class InvalidValue(ValueError):
+class InvalidValue(FirmwareError, ValueError):
     """A value a key does not accept."""
 
 
