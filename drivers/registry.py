@@ -167,11 +167,6 @@ class UnknownDriver(LookupError):
         self.name = name
 
 
-def known_drivers(role: str) -> list[str]:
-    """Every driver name ``role`` accepts: built in and registered by other packages."""
-    return REGISTRY.known(role)
-
-
 def all_drivers() -> dict[str, dict[str, str]]:
     """role -> name -> ``module:Class`` for every driver, built in and registered."""
     return REGISTRY.table()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from firmware.clock import Clock, SystemClock
 from firmware.log_context import redact_id_tag
@@ -302,8 +302,3 @@ def _int(key: KeyGetter, name: str) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
-
-
-def utc(value: datetime) -> datetime:
-    """A timezone-aware UTC datetime (naive ones are taken as UTC)."""
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
