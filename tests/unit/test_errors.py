@@ -20,7 +20,7 @@ from drivers.modem import AtError
 from drivers.registry import UnknownDriver
 from firmware.config.model import ConfigError
 from firmware.errors import FirmwareError
-from firmware.ocpp.keys import InvalidValue
+from firmware.ocpp.key_specs import InvalidValue
 from firmware.ocpp.rpc import CallFailed, InvalidMessage, RpcClosed
 from firmware.safety.fault_catalogue import CatalogueError
 from firmware.safety.gate import InterlockOpen
