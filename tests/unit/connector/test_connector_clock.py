@@ -70,7 +70,7 @@ class ConnectorRig:
     async def start(self) -> None:
         for bus in self.buses.values():
             await bus.start()
-        for device in self.devices.all():
+        for _role, device in self.devices.named():
             await device.start()
         self._task = asyncio.create_task(self.connector.run())
         # Asleep on the clock: the meter and supervision loops, and the checks, whose
@@ -83,14 +83,11 @@ class ConnectorRig:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        d = self.devices
-        assert d.pilot is not None and d.lock is not None and d.rcd is not None
-        d.pilot.close()
-        d.lock.close()
-        d.rcd.close()
-        d.contactor.release()
-        self.buses["main"].close()
-        await self.buses["rs485"].close()
+        # The lifecycle contract: every device released, then the buses.
+        for _role, device in self.devices.named():
+            await device.release()
+        for bus in self.buses.values():
+            await bus.release()
 
     async def advance(self, seconds: float) -> None:
         """Move the connector's time and let its woken loops run (a few turns of the
