@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 from drivers.context import DriverContext
-from drivers.errors import DeviceFaulted, DeviceSilent
+from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
 from drivers.interfaces_station import Modem, ModemFault, ModemInfo
 from drivers.params import Param
 
@@ -40,8 +40,12 @@ SIM_ERRORS: Final = ("+CME ERROR: 10", "+CME ERROR: 13", "+CME ERROR: SIM not in
                      "+CME ERROR: SIM failure")
 
 
-class AtError(Exception):
-    """The modem answered ERROR / +CME ERROR (``line`` is the answer)."""
+class AtError(DriverError):
+    """The modem answered ERROR / +CME ERROR (``line`` is the answer).
+
+    A device error like the others: the driver turns the answers it expects (no SIM, a
+    command this modem spells differently) into a fault or a fallback; one it does not
+    expect (ERROR to ``AT+CSQ``) leaves :meth:`AtModem.read` as this DriverError."""
 
     def __init__(self, line: str) -> None:
         super().__init__(line)

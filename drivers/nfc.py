@@ -177,7 +177,10 @@ class NfcpyReader:
     # ------------------------------------------------------------ loop thread
 
     def _deliver(self, id_tag: str) -> None:
-        logger.info("NFC card %s", id_tag)
+        # DEBUG: a card's UID is personal data. The firmware logs what it does with the card
+        # at INFO under a redacted form (firmware.log_context.redact_id_tag), which this
+        # layer cannot import.
+        logger.debug("NFC card %s", id_tag)
         for callback in list(self._subscribers):
             callback(id_tag)
 

@@ -153,18 +153,18 @@ REGISTRY = DriverRegistry(DRIVERS, installed_extensions)
 
 
 class UnknownDriver(LookupError):
-    """A station file names a driver no installed package serves."""
+    """A station file names a driver no installed package serves.
+
+    Not a :class:`~drivers.errors.DriverError`: no device misbehaved, the station file (or
+    the installation) is wrong. The configuration loader turns it into a ConfigError
+    before any device exists; a DriverError is what the firmware reports as that device's
+    problem, and an unknown name must never be taken for one."""
 
     def __init__(self, role: str, name: str, known: Iterable[str] | None = None) -> None:
         names = ", ".join(REGISTRY.known(role) if known is None else known) or "none"
         super().__init__(f"unknown driver {name!r} for {role} (known: {names})")
         self.role = role
         self.name = name
-
-
-def known_drivers(role: str) -> list[str]:
-    """Every driver name ``role`` accepts: built in and registered by other packages."""
-    return REGISTRY.known(role)
 
 
 def all_drivers() -> dict[str, dict[str, str]]:

@@ -304,10 +304,6 @@ class LockCircuit:
         """Call ``callback(locked)`` whenever the end position changes."""
         self._callbacks.append(callback)
 
-    def set_locked(self, locked: bool) -> None:
-        """Put the lock in an end position by hand (initial state, manual release)."""
-        self._set_position(1.0 if locked else 0.0)
-
     def _stuck(self) -> bool:
         return self._jammed or self._open_load or self._blocked
 

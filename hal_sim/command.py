@@ -56,7 +56,7 @@ class SimCommand:
         import asyncio
 
         from firmware.app.runtime import load_or_report
-        from firmware.ocpp.keys import InvalidValue
+        from firmware.ocpp.key_specs import InvalidValue
         from hal_sim.runner import default_station, sim_main
 
         config = load_or_report(args.station or default_station())

@@ -191,7 +191,14 @@ def _door_cycle(w: World, on: bool) -> None:
     # for the door driver's debounce to see it).
     if on:
         w.set_doors(True)
-        asyncio.get_running_loop().call_later(DOOR_CYCLE_S, w.set_doors, False)
+        asyncio.get_running_loop().call_later(DOOR_CYCLE_S, _door_cycle_ends, w)
+
+
+def _door_cycle_ends(w: World) -> None:
+    # A door held open by 1001 stays open: the cycle closes only the door it opened (the
+    # world has one door state, so closing it would end 1001's condition behind its back).
+    if "1001" not in w.injected:
+        w.set_doors(False)
 
 
 def _station_part(w: World, name: str, what: str) -> Any:

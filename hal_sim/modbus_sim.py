@@ -111,12 +111,6 @@ class Sdm630Model(ModbusDeviceModel):
             if export_wh is not None:
                 s.export_wh = float(export_wh)
 
-    def add_energy(self, import_wh: float = 0.0, export_wh: float = 0.0) -> None:
-        """Advance the energy counters."""
-        with self._lock:
-            self._state.import_wh += import_wh
-            self._state.export_wh += export_wh
-
     @property
     def state(self) -> Sdm630State:
         """A copy of the current measurements."""

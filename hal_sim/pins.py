@@ -57,10 +57,6 @@ class SimPin(MockPWMPin):  # type: ignore[misc]  # gpiozero is untyped
         self._observers.append(callback)
 
     @property
-    def is_output(self) -> bool:
-        return bool(self._function == "output")
-
-    @property
     def value(self) -> float:
         """The level on the wire, 0.0–1.0 (a PWM output gives its duty cycle)."""
         return float(self._state)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from firmware.clock import Clock, SystemClock
+from firmware.log_context import redact_id_tag
 from firmware.ports import CentralSystemLink, IdTagInfo
 from firmware.storage.store import AuthRecord, Store
 
@@ -120,12 +121,14 @@ class Whitelist:
         if not 0 < len(tag) <= MAX_ID_TAG:
             raise ValueError(f"an idTag has 1 to {MAX_ID_TAG} characters: {id_tag!r}")
         added = self._store.whitelist_add(tag, self._clock.now())
-        log.info("whitelist: %s %s", tag, "added" if added else "already listed")
+        log.info("whitelist: %s %s", redact_id_tag(tag),
+                 "added" if added else "already listed")
         return added
 
     def remove(self, id_tag: str) -> bool:
         removed = self._store.whitelist_remove(id_tag.strip())
-        log.info("whitelist: %s %s", id_tag, "removed" if removed else "not listed")
+        log.info("whitelist: %s %s", redact_id_tag(id_tag.strip()),
+                 "removed" if removed else "not listed")
         return removed
 
     def clear(self) -> int:
@@ -167,44 +170,46 @@ class Authorizer:
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
         """May ``id_tag`` start a session? (Never raises; unreachable = offline rules.)"""
+        card = redact_id_tag(id_tag)  # the log names the card, never shows it
         if self.kiosk_active():
-            log.info("idTag %s: accepted (kiosk mode)", id_tag)
+            log.info("idTag %s: accepted (kiosk mode)", card)
             return ACCEPTED
         if id_tag in self.whitelist:
-            log.info("idTag %s: accepted (whitelist)", id_tag)
+            log.info("idTag %s: accepted (whitelist)", card)
             return ACCEPTED
         if self._link is None:
             if self.whitelist.list():
-                log.info("idTag %s: refused, not on the whitelist", id_tag)
+                log.info("idTag %s: refused, not on the whitelist", card)
                 return INVALID
-            log.info("idTag %s: accepted (no central system: free charging)", id_tag)
+            log.info("idTag %s: accepted (no central system: free charging)", card)
             return ACCEPTED
         local = self.local_info(id_tag)
         if self._link.online:
             if local is not None and local.accepted and self._flag("LocalPreAuthorize"):
-                log.info("idTag %s: accepted locally (LocalPreAuthorize)", id_tag)
+                log.info("idTag %s: accepted locally (LocalPreAuthorize)", card)
                 return self._seen(id_tag, local)
             info = await self._link.authorize(id_tag)
             if info is not None:
-                log.info("idTag %s: %s (central system)", id_tag, info.status)
+                log.info("idTag %s: %s (central system)", card, info.status)
                 self.remember(id_tag, info)
                 return info
         return self._offline(id_tag, local)
 
     def _offline(self, id_tag: str, local: IdTagInfo | None) -> IdTagInfo:
+        card = redact_id_tag(id_tag)
         if local is not None:
             if not local.accepted:
-                log.info("idTag %s: refused offline (%s locally)", id_tag, local.status)
+                log.info("idTag %s: refused offline (%s locally)", card, local.status)
                 return local
             if self._flag("LocalAuthorizeOffline", True):
-                log.info("idTag %s: accepted offline (local list / cache)", id_tag)
+                log.info("idTag %s: accepted offline (local list / cache)", card)
                 return self._seen(id_tag, local)
-            log.info("idTag %s: refused offline (LocalAuthorizeOffline is false)", id_tag)
+            log.info("idTag %s: refused offline (LocalAuthorizeOffline is false)", card)
             return INVALID
         if self._flag("AllowOfflineTxForUnknownId"):
-            log.info("idTag %s: accepted offline (AllowOfflineTxForUnknownId)", id_tag)
+            log.info("idTag %s: accepted offline (AllowOfflineTxForUnknownId)", card)
             return ACCEPTED
-        log.info("idTag %s: refused, central system unreachable", id_tag)
+        log.info("idTag %s: refused, central system unreachable", card)
         return INVALID
 
     def local_info(self, id_tag: str) -> IdTagInfo | None:
@@ -272,7 +277,7 @@ class Authorizer:
         if self._link is not None and self._link.online:
             info = await self._link.authorize(tag)
             log.info("connector %d: kiosk idTag %s (central system says %s, ignored)",
-                     connector_id, tag, info.status if info else "nothing")
+                     connector_id, redact_id_tag(tag), info.status if info else "nothing")
         return tag
 
     def _key_safe(self, name: str) -> str | None:
@@ -297,8 +302,3 @@ def _int(key: KeyGetter, name: str) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
-
-
-def utc(value: datetime) -> datetime:
-    """A timezone-aware UTC datetime (naive ones are taken as UTC)."""
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

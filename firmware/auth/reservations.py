@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 from firmware.clock import Clock
+from firmware.log_context import redact_id_tag
 from firmware.session.base import Session
 from firmware.session.events import (
     ChargePointStatus,
@@ -193,7 +194,7 @@ class Reservations:
                 return "Occupied"  # the session did not take it (status changed meanwhile)
         self.book.add(record)
         log.info("connector %d: reserved for %s until %s (reservation %d)",
-                 connector_id, id_tag, expiry.isoformat(), reservation_id)
+                 connector_id, redact_id_tag(id_tag), expiry.isoformat(), reservation_id)
         return "Accepted"
 
     def _check_connector(self, connector_id: int, previous: ReservationRecord | None) -> str:

@@ -8,8 +8,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from firmware.errors import FirmwareError
 
-class ConfigError(Exception):
+
+class ConfigError(FirmwareError):
     """A station file that cannot be used. ``problems`` holds (key, reason) pairs.
 
     ``str()`` gives one line per problem: ``FILE: KEY: REASON``.

@@ -23,9 +23,14 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 
 class StationView(Protocol):
-    """What the HTTP server needs of the station: a snapshot of its state."""
+    """What the HTTP server needs of the station: a snapshot of its state and its fault
+    event log."""
 
     def state(self) -> StationState: ...
+
+    def fault_events(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The fault event log, newest first, at most ``limit`` events (JSON-ready)."""
+        ...
 
 
 STATION_KEY = web.AppKey("station", StationView)
@@ -55,9 +60,7 @@ async def _events(request: web.Request) -> web.Response:
         limit = max(1, min(10_000, int(request.query.get("limit", "200"))))
     except ValueError:
         return json_response({"error": "limit must be a whole number"}, status=400)
-    source = getattr(request.app[STATION_KEY], "fault_events", None)
-    events = source(limit) if source is not None else []
-    return json_response({"events": events})
+    return json_response({"events": request.app[STATION_KEY].fault_events(limit)})
 
 
 async def _index(request: web.Request) -> web.FileResponse:
@@ -69,8 +72,8 @@ def make_app(station: StationView) -> web.Application:
 
     Routes: ``GET /`` (the web page), ``GET /static/...`` (its script and style sheet),
     ``GET /api/status`` (``station.state()`` as JSON), ``GET /api/events`` (the fault event
-    log, if the station has ``fault_events(limit)``). Other parts add their routes to the
-    returned application before it is served.
+    log, ``station.fault_events(limit)``). Other parts add their routes to the returned
+    application before it is served.
     """
     app = web.Application()
     app[STATION_KEY] = station

@@ -10,7 +10,8 @@
 * ``status_notifications``: StatusNotification (current status on connect,
   MinimumStatusDuration)
 * ``transactions``: the persistent transaction message queue; ``metering``: MeterValues
-* ``keys``: configuration key registry; ``keys_catalog``: every key of the DC manual ch. 5
+* ``key_specs``: what a configuration key is and how one is declared; ``keys_catalog``:
+  every key of the DC manual ch. 5; ``keys``: the registry of a station's key values
 
 A later profile adds a module with a class that has ``name`` and ``install(router)`` and
 takes the capability ports it needs (:mod:`firmware.ports`) in its constructor; the
@@ -18,7 +19,8 @@ assembly installs it with ``link.install(...)`` (``install_profiles`` in
 :mod:`firmware.app.runtime`). Link and the other profiles need no change.
 """
 
-from firmware.ocpp.keys import ChangeResult, ConfigKeys, InvalidValue, KeySpec
+from firmware.ocpp.key_specs import InvalidValue, KeySpec
+from firmware.ocpp.keys import ChangeResult, ConfigKeys
 from firmware.ocpp.link import Backoff, OcppLink
 
 __all__ = ["Backoff", "ChangeResult", "ConfigKeys", "InvalidValue", "KeySpec", "OcppLink"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 
+from firmware.log_context import redact_id_tag
 from firmware.ocpp.profile import LinkServices
 from firmware.ocpp.rpc import JsonObject, Reply, Router
 from firmware.ports import (
@@ -96,7 +97,7 @@ class CoreProfile:
         logger.info(
             "connector %s: RemoteStartTransaction for %s %s",
             connector_id if connector_id is not None else "(any)",
-            id_tag,
+            redact_id_tag(id_tag),
             "accepted" if accepted else "rejected",
         )
         return {"status": "Accepted" if accepted else "Rejected"}

@@ -1,15 +1,17 @@
-"""OCPP configuration keys: declarations, validation, persistence.
+"""OCPP configuration keys of one station: validation, persistence, GetConfiguration.
 
-A key is declared once, in one line (the catalogue of every key is
-:mod:`firmware.ocpp.keys_catalog`)::
+A key is declared once, in one line of the catalogue (:mod:`firmware.ocpp.keys_catalog`,
+written with the declarations of :mod:`firmware.ocpp.key_specs`)::
 
     int_key("HeartbeatInterval", 1800, minimum=0)
 
-Values are kept as the strings that travel on the wire ("true"/"false" for booleans, decimal
-integers, comma-separated lists). A key changed by ChangeConfiguration (or set from the
-command line) is persisted in the :class:`~firmware.storage.store.Store` and survives restarts.
-Key names are case-insensitive (CiString50), answers use the declared spelling. Values are
-CiString500: printable ASCII only, at most 500 characters.
+:class:`ConfigKeys` holds the values of the keys it is given (the whole catalogue unless
+told otherwise). Values are kept as the strings that travel on the wire ("true"/"false"
+for booleans, decimal integers, comma-separated lists). A key changed by
+ChangeConfiguration (or set from the command line) is persisted in the
+:class:`~firmware.storage.store.Store` and survives restarts. Key names are
+case-insensitive (CiString50), answers use the declared spelling. Values are CiString500:
+printable ASCII only, at most 500 characters.
 
 A wrong value is never a crash: every check failure (even a bug in a check) makes
 ChangeConfiguration answer Rejected and keeps the old value.
@@ -19,31 +21,25 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 
 from ocpp.exceptions import OccurenceConstraintViolationError
 
+from firmware.ocpp.key_specs import (
+    MAX_VALUE_LENGTH,
+    Access,
+    InvalidValue,
+    KeySpec,
+    KeyType,
+    split_csl,
+)
+from firmware.ocpp.keys_catalog import CATALOGUE
 from firmware.storage.store import Store
 
 logger = logging.getLogger(__name__)
 
-MAX_VALUE_LENGTH = 500  # ChangeConfiguration / GetConfiguration value: CiString500
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")  # CiString: printable ASCII
-
-
-class KeyType(StrEnum):
-    BOOL = "boolean"
-    INT = "integer"
-    CSL = "CSL"
-    STR = "string"
-
-
-class Access(StrEnum):
-    R = "R"  # read-only: set by the firmware, ChangeConfiguration gets Rejected
-    RW = "RW"
-    W = "W"  # write-only: never returned by GetConfiguration (AuthorizationKey)
 
 
 class ChangeResult(StrEnum):
@@ -53,208 +49,6 @@ class ChangeResult(StrEnum):
     REJECTED = "Rejected"
     REBOOT_REQUIRED = "RebootRequired"
     NOT_SUPPORTED = "NotSupported"
-
-
-class InvalidValue(ValueError):
-    """A value a key does not accept."""
-
-
-# A check gets the canonical value and the registry (for *MaxLength companions) and
-# returns a reason when the value is not acceptable.
-Check = Callable[[str, "ConfigKeys"], str | None]
-
-
-@dataclass(frozen=True)
-class KeySpec:
-    """One configuration key. The fields after ``profile`` describe the limits the check
-    enforces (for documentation and tests; the check is what decides)."""
-
-    name: str
-    type: KeyType
-    access: Access
-    default: str | None  # None: no value until one is set
-    check: Check | None = None
-    reboot_required: bool = False
-    profile: str = "Core"
-    minimum: int | None = None  # INT, and each member of an integer CSL
-    maximum: int | None = None
-    max_length: int | None = None  # STR: characters; CSL: characters of one member
-    allowed: tuple[str, ...] | None = None  # STR: the values; CSL: the members
-    max_length_key: str | None = None  # CSL: the key holding the maximum member count
-    secret: bool = False  # never in a log line (AuthorizationKey, passwords, PINs)
-
-
-# --------------------------------------------------------------------------- declarations
-
-
-def bool_key(
-    name: str,
-    default: bool,
-    access: Access = Access.RW,
-    *,
-    reboot_required: bool = False,
-    profile: str = "Core",
-) -> KeySpec:
-    value = "true" if default else "false"
-    return KeySpec(name, KeyType.BOOL, access, value, None, reboot_required, profile)
-
-
-def int_key(
-    name: str,
-    default: int | None,
-    access: Access = Access.RW,
-    *,
-    minimum: int | None = None,
-    maximum: int | None = None,
-    reboot_required: bool = False,
-    profile: str = "Core",
-    check: Check | None = None,
-) -> KeySpec:
-    """An integer within ``minimum``..``maximum``; ``check`` adds a rule of its own."""
-
-    def in_range(value: str, keys: ConfigKeys) -> str | None:
-        n = int(value)
-        if minimum is not None and n < minimum:
-            return f"below {minimum}"
-        if maximum is not None and n > maximum:
-            return f"above {maximum}"
-        return check(value, keys) if check is not None else None
-
-    return KeySpec(
-        name,
-        KeyType.INT,
-        access,
-        None if default is None else str(default),
-        in_range,
-        reboot_required,
-        profile,
-        minimum=minimum,
-        maximum=maximum,
-    )
-
-
-def csl_key(
-    name: str,
-    default: str | None,
-    allowed: Collection[str] | None = None,
-    access: Access = Access.RW,
-    *,
-    max_length_key: str | None = None,
-    max_members: int | None = None,
-    member_pattern: str | None = None,
-    member_max_length: int | None = None,
-    integer_members: tuple[int, int] | None = None,
-    reboot_required: bool = False,
-    profile: str = "Core",
-    check: Check | None = None,
-) -> KeySpec:
-    """A comma-separated list. Members come from ``allowed`` (None: anything that matches
-    ``member_pattern`` / is an integer within ``integer_members``); there are at most as
-    many as the integer key ``max_length_key`` says (or ``max_members``); ``check`` adds a
-    rule about the whole list."""
-    pattern = re.compile(member_pattern) if member_pattern is not None else None
-
-    def check_list(value: str, keys: ConfigKeys) -> str | None:
-        members = split_csl(value)
-        if allowed is not None:
-            bad = [m for m in members if m not in allowed]
-            if bad:
-                return f"not supported: {', '.join(bad)}"
-        if pattern is not None:
-            bad = [m for m in members if not pattern.fullmatch(m)]
-            if bad:
-                return f"wrong format: {', '.join(bad)}"
-        if member_max_length is not None and any(len(m) > member_max_length for m in members):
-            return f"a member is longer than {member_max_length} characters"
-        if integer_members is not None:
-            low, high = integer_members
-            for m in members:
-                if not re.fullmatch(r"[+-]?\d{1,10}", m):
-                    return f"{m!r} is not an integer"
-                if not low <= int(m) <= high:
-                    return f"{m} not in {low}..{high}"
-        if allowed is not None and len(set(members)) != len(members):
-            return "duplicate members"
-        limit = max_members
-        if max_length_key is not None and keys.known(max_length_key):
-            limit = keys.get_int(max_length_key)
-        if limit is not None and len(members) > limit:
-            return f"more than {max_length_key or 'the maximum'} = {limit} members"
-        return check(value, keys) if check is not None else None
-
-    return KeySpec(
-        name,
-        KeyType.CSL,
-        access,
-        default,
-        check_list,
-        reboot_required,
-        profile,
-        minimum=integer_members[0] if integer_members else None,
-        maximum=integer_members[1] if integer_members else None,
-        max_length=member_max_length,
-        allowed=tuple(allowed) if allowed is not None else None,
-        max_length_key=max_length_key,
-    )
-
-
-def str_key(
-    name: str,
-    default: str | None,
-    access: Access = Access.RW,
-    *,
-    min_length: int = 0,
-    max_length: int = MAX_VALUE_LENGTH,
-    pattern: str | None = None,
-    allowed: Collection[str] | None = None,
-    reboot_required: bool = False,
-    profile: str = "Core",
-    secret: bool = False,
-    check: Check | None = None,
-) -> KeySpec:
-    """A string of ``min_length``..``max_length`` characters matching ``pattern``; with
-    ``allowed``, one of those values (matched case-insensitively, kept as declared)."""
-    regex = re.compile(pattern) if pattern is not None else None
-
-    def check_text(value: str, keys: ConfigKeys) -> str | None:
-        if not min_length <= len(value) <= max_length:
-            return f"length not in {min_length}..{max_length}"
-        if allowed is not None and value not in allowed:
-            return f"not one of {', '.join(allowed)}"
-        if regex is not None and not regex.fullmatch(value):
-            return "wrong format"
-        return check(value, keys) if check is not None else None
-
-    return KeySpec(
-        name,
-        KeyType.STR,
-        access,
-        default,
-        check_text,
-        reboot_required,
-        profile,
-        max_length=max_length,
-        allowed=tuple(allowed) if allowed is not None else None,
-        secret=secret,
-    )
-
-
-def split_csl(value: str) -> list[str]:
-    return [m.strip() for m in value.split(",") if m.strip()]
-
-
-# The measurands the metering module can sample (see metering.py).
-SAMPLED_MEASURANDS = (
-    "Energy.Active.Import.Register",
-    "Power.Active.Import",
-    "Current.Import",
-    "Voltage",
-    "Frequency",
-    "Current.Offered",
-    "Power.Offered",
-    "SoC",
-    "Temperature",
-)
 
 
 # --------------------------------------------------------------------------- registry
@@ -271,11 +65,7 @@ class ConfigKeys:
         self._specs: dict[str, KeySpec] = {}  # casefolded name -> spec
         self._values: dict[str, str] = {}  # declared name -> canonical value
         self._callbacks: dict[str, list[Callable[[str], None]]] = {}
-        if specs is None:
-            from firmware.ocpp.keys_catalog import CATALOGUE  # the catalogue imports us
-
-            specs = CATALOGUE
-        specs = list(specs)
+        specs = list(CATALOGUE if specs is None else specs)
         # Declare everything first, then adopt the persisted values: a value checked against
         # another key (a *MaxLength companion) sees that key declared.
         for spec in specs:

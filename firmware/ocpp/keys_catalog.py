@@ -30,19 +30,19 @@ import ipaddress
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
 from firmware.config.load import CHARGE_POINT_ID
 from firmware.config.model import ConnectorConfig, ConnectorKind, StationConfig
-from firmware.ocpp.keys import (
+from firmware.ocpp.key_specs import (
     SAMPLED_MEASURANDS,
     Access,
-    ConfigKeys,
     InvalidValue,
     KeySpec,
+    KeyValues,
     bool_key,
     csl_key,
     int_key,
@@ -80,25 +80,25 @@ CONNECTOR_TYPES: dict[ConnectorKind, str] = {
 # --------------------------------------------------------------------------- checks
 
 
-def _connector_count(keys: ConfigKeys) -> int:
+def _connector_count(keys: KeyValues) -> int:
     return keys.get_int("NumberOfConnectors", 1)
 
 
-def _one_per_connector(value: str, keys: ConfigKeys) -> str | None:
+def _one_per_connector(value: str, keys: KeyValues) -> str | None:
     n = _connector_count(keys)
     if len(split_csl(value)) != n:
         return f"needs one value per connector ({n})"
     return None
 
 
-def _at_most_one_per_connector(value: str, keys: ConfigKeys) -> str | None:
+def _at_most_one_per_connector(value: str, keys: KeyValues) -> str | None:
     n = _connector_count(keys)
     if len(split_csl(value)) > n:
         return f"more members than connectors ({n})"
     return None
 
 
-def _phase_rotation(value: str, keys: ConfigKeys) -> str | None:
+def _phase_rotation(value: str, keys: KeyValues) -> str | None:
     seen: set[int] = set()
     n = _connector_count(keys)
     for member in split_csl(value):
@@ -113,7 +113,7 @@ def _phase_rotation(value: str, keys: ConfigKeys) -> str | None:
     return None
 
 
-def _websocket_url(value: str, _keys: ConfigKeys) -> str | None:
+def _websocket_url(value: str, _keys: KeyValues) -> str | None:
     try:
         parse_uri(value)
     except InvalidURI as e:
@@ -121,7 +121,7 @@ def _websocket_url(value: str, _keys: ConfigKeys) -> str | None:
     return None
 
 
-def _ip_address(value: str, _keys: ConfigKeys) -> str | None:
+def _ip_address(value: str, _keys: KeyValues) -> str | None:
     if value == "":
         return None  # unset: the mobile network's DNS server
     try:
@@ -131,7 +131,7 @@ def _ip_address(value: str, _keys: ConfigKeys) -> str | None:
     return None
 
 
-def _security_profile(value: str, keys: ConfigKeys) -> str | None:
+def _security_profile(value: str, keys: KeyValues) -> str | None:
     """Security whitepaper: only upwards, and only when the new profile can work."""
     new = int(value)
     if new < keys.get_int("SecurityProfile"):
@@ -314,6 +314,17 @@ CATALOGUE: tuple[KeySpec, ...] = (
 # --------------------------------------------------------------------------- the station's
 
 
+class StationKeys(KeyValues, Protocol):
+    """The keys the station's own values go into (:class:`firmware.ocpp.keys.ConfigKeys`
+    is one; the catalogue does not import it, the registry imports the catalogue)."""
+
+    def set_readonly(self, name: str, value: str) -> None: ...
+
+    def set_default(self, name: str, value: str) -> None: ...
+
+    def reload(self) -> None: ...
+
+
 def connector_power_w(c: ConnectorConfig) -> int:
     """A connector's rated power: DC max_power_w (or V × A), AC 230 V × A × phases."""
     if c.is_dc:
@@ -354,7 +365,7 @@ def phase_rotation_default(config: StationConfig) -> str:
     return ",".join(members)
 
 
-def apply_station(keys: ConfigKeys, config: StationConfig, csms_url: str | None) -> None:
+def apply_station(keys: StationKeys, config: StationConfig, csms_url: str | None) -> None:
     """Fill in the keys that come from the station file (call once, at start-up, before
     the link is built): read-only values are set, read-write ones get their default
     unless the central system (or ``--set-key``) set them before. A value a key cannot
@@ -394,14 +405,14 @@ def apply_station(keys: ConfigKeys, config: StationConfig, csms_url: str | None)
 
 
 def set_modem_status(
-    keys: ConfigKeys,
+    keys: StationKeys,
     *,
     rssi_dbm: int | None = None,
     provider: str | None = None,
     standard: str | None = None,
 ) -> None:
     """What the modem reports (MobileRSSI / MobileProvider / MobileConnectionStandard);
-    ``None`` leaves a value as it is. Raises :class:`~firmware.ocpp.keys.InvalidValue`."""
+    ``None`` leaves a value as it is. Raises :class:`~firmware.ocpp.key_specs.InvalidValue`."""
     if rssi_dbm is not None:
         keys.set_readonly("MobileRSSI", str(rssi_dbm))
     if provider is not None:

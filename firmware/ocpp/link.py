@@ -45,6 +45,7 @@ from websockets.uri import parse_uri
 from firmware import __version__
 from firmware.clock import Clock
 from firmware.config.model import Identity
+from firmware.log_context import redact_id_tag
 from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.metering import Metering
 from firmware.ocpp.profile import Profile
@@ -186,7 +187,8 @@ class OcppLink:
             async with asyncio.timeout(self._authorize_timeout):
                 answer = await rpc.call("Authorize", {"idTag": id_tag})
         except (*_MESSAGE_ERRORS, RpcClosed, ConnectionClosed) as e:
-            logger.warning("Authorize %s: no answer (%s)", id_tag, e or type(e).__name__)
+            logger.warning("Authorize %s: no answer (%s)", redact_id_tag(id_tag),
+                           e or type(e).__name__)
             return None
         return id_tag_info(answer["idTagInfo"])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from firmware.log_context import redact_id_tag
 from firmware.ocpp.rpc import JsonObject, Router, parse_time
 from firmware.ports import ReservationControl
 
@@ -39,7 +40,7 @@ class ReservationProfile:
             parse_time(str(req["expiryDate"])),  # the schema checked the format
         )
         logger.info("connector %d: ReserveNow %s for %s: %s", connector_id,
-                    req["reservationId"], req["idTag"], status)
+                    req["reservationId"], redact_id_tag(str(req["idTag"])), status)
         return {"status": status}
 
     async def cancel_reservation(self, req: JsonObject) -> JsonObject:

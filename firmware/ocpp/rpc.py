@@ -56,17 +56,19 @@ from ocpp.exceptions import (
 from ocpp.messages import Call, CallError, CallResult
 from ocpp.v16.enums import Action
 
+from firmware.errors import FirmwareError
+
 logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 V16_ACTIONS = frozenset(a.value for a in Action)
 
 
-class RpcClosed(ConnectionError):
+class RpcClosed(FirmwareError, ConnectionError):
     """The connection went away before the answer arrived."""
 
 
-class CallFailed(Exception):
+class CallFailed(FirmwareError):
     """The central system answered a CALL with a CALLERROR."""
 
     def __init__(self, action: str, code: str, description: str, details: object) -> None:
@@ -77,7 +79,7 @@ class CallFailed(Exception):
         self.details = details
 
 
-class InvalidMessage(Exception):
+class InvalidMessage(FirmwareError):
     """A payload that breaks the schema: ours (a bug) or the central system's answer."""
 
 

@@ -25,6 +25,7 @@ import asyncio
 import logging
 from datetime import datetime
 
+from firmware.log_context import redact_id_tag
 from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.rpc import (
     CallFailed,
@@ -95,7 +96,8 @@ class TransactionQueue:
             self._store.queue_push(START, payload, local_id, timestamp)
         handle = TxHandle(local_id, connector_id, id_tag, meter_start_wh, timestamp, None, remote)
         self._handles[local_id] = handle
-        logger.info("connector %d: transaction %d started (%s)", connector_id, local_id, id_tag)
+        logger.info("connector %d: transaction %d started (%s)", connector_id, local_id,
+                    redact_id_tag(id_tag))
         self._wake.set()
         return handle
 

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from drivers.interfaces import EvCommError
+from firmware.errors import FirmwareError
 from firmware.ports import StatusReport
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ _FORMATTER: Final = string.Formatter()
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
-class CatalogueError(ValueError):
+class CatalogueError(FirmwareError, ValueError):
     """A catalogue file that cannot be used. ``problems`` holds (where, reason) pairs,
     ``where`` being ``"code 101"``, ``"thresholds.x"``, ``"conditions.x"`` or ``"file"``.
     ``str()`` gives one line per problem: ``FILE: WHERE: REASON``."""

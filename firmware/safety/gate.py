@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drivers.interfaces import Contactor, ControlPilot, PowerStack
+from firmware.errors import FirmwareError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class _Guarded:
     safe_listeners: list[Callable[[str], None]] = field(default_factory=list)
 
 
-class InterlockOpen(Exception):
+class InterlockOpen(FirmwareError):
     """A contactor close was refused: ``failing`` lists (interlock, reason)."""
 
     def __init__(self, connector_id: int, failing: list[tuple[str, str]]) -> None:

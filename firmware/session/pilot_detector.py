@@ -129,7 +129,6 @@ class PilotDetector:
         self._state: PilotState | None = None
         self._candidate: PilotState | None = None
         self._count = 0
-        self._candidate_levels: tuple[float, float] | None = None
         self.last_out_of_range: tuple[float, float] | None = None
         """(high, low) levels of the sample that confirmed the last ERROR/E/F state, for
         the info text of fault 406 ("CP value out of range actual: -9.8V / -12V")."""

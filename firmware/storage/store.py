@@ -552,10 +552,6 @@ class Store:
                 (max(0, limit),),
             )
 
-    def cache_remove(self, id_tag: str) -> None:
-        with self.atomic():
-            self._db.execute("DELETE FROM auth_cache WHERE id_tag = ?", (id_tag,))
-
     def cache_clear(self) -> None:
         with self.atomic():
             self._db.execute("DELETE FROM auth_cache")

@@ -3,6 +3,7 @@ RebootRequired, persistence, the station's computed keys."""
 
 from __future__ import annotations
 
+import ast
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -12,17 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ocpp.exceptions import OccurenceConstraintViolationError
 
+import firmware.ocpp
 from firmware.app.assembly import persisted_identity
 from firmware.config import load_station
-from firmware.ocpp.keys import (
-    Access,
-    ChangeResult,
-    ConfigKeys,
-    InvalidValue,
-    KeySpec,
-    KeyType,
-    split_csl,
-)
+from firmware.ocpp.key_specs import Access, InvalidValue, KeySpec, KeyType, split_csl
+from firmware.ocpp.keys import ChangeResult, ConfigKeys
 from firmware.ocpp.keys_catalog import (
     CATALOGUE,
     apply_station,
@@ -190,6 +185,24 @@ def test_the_catalogue_is_chapter_5() -> None:
     assert {s.name for s in CATALOGUE if s.reboot_required} == REBOOT
     assert len({s.name.casefold() for s in CATALOGUE}) == len(CATALOGUE)
     assert all(len(s.name) <= 50 for s in CATALOGUE)  # CiString50
+
+
+def _ocpp_imports(module: str) -> set[str]:
+    """The firmware.ocpp modules ``module`` imports, wherever the import statement is."""
+    source = (Path(firmware.ocpp.__file__).parent / f"{module}.py").read_text()
+    found = {alias.name for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.Import) for alias in node.names}
+    found |= {node.module for node in ast.walk(ast.parse(source))
+              if isinstance(node, ast.ImportFrom) and node.module}
+    return {name for name in found if name.startswith("firmware.ocpp.")}
+
+
+def test_the_catalogue_depends_on_the_declarations_never_on_the_registry() -> None:
+    # No import cycle: key_specs <- keys_catalog <- keys (the registry's default).
+    assert _ocpp_imports("key_specs") == set()
+    assert _ocpp_imports("keys_catalog") == {"firmware.ocpp.key_specs"}
+    assert "firmware.ocpp.keys_catalog" in _ocpp_imports("keys")
+    assert [s.name for s in ConfigKeys(Store(None)).specs()] == [s.name for s in CATALOGUE]
 
 
 def test_every_key_is_readable_per_its_accessibility() -> None:

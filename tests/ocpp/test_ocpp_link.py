@@ -16,7 +16,8 @@ from ocpp.v16 import call
 
 from firmware.clock import ManualClock, SystemClock
 from firmware.config.model import Identity
-from firmware.ocpp.keys import ChangeResult, ConfigKeys, InvalidValue
+from firmware.ocpp.key_specs import InvalidValue
+from firmware.ocpp.keys import ChangeResult, ConfigKeys
 from firmware.ocpp.link import Backoff, OcppLink
 from firmware.ocpp.metering import next_sample_time, sampled_values
 from firmware.ocpp.rpc import CallFailed, Router, Rpc, RpcClosed

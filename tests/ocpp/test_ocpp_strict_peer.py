@@ -13,7 +13,8 @@ import pytest
 
 from firmware.clock import SystemClock
 from firmware.config.model import Identity
-from firmware.ocpp.keys import SAMPLED_MEASURANDS, ConfigKeys
+from firmware.ocpp.key_specs import SAMPLED_MEASURANDS
+from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.link import Backoff, OcppLink
 from firmware.ports import StatusReport
 from firmware.storage.store import Store

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from firmware.ocpp.keys import Access
+from firmware.ocpp.key_specs import Access
 from hal_sim.runner import SimulatedStation
 from tests.conftest import AC_STATION
 from tests.support.peer_harness import PeerCallError, StrictPeer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -18,10 +19,16 @@ Client = TestClient[web.Request, web.Application]
 
 
 class FakeStation:
-    """A station stand-in: only ``state()``, which is all the server uses."""
+    """A station stand-in: ``state()`` and ``fault_events()``, all the server uses."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.event_limits: list[int] = []  # the limit of every fault_events() call
+
+    def fault_events(self, limit: int = 200) -> list[dict[str, Any]]:
+        self.event_limits.append(limit)
+        events = [{"seq": seq, "code": "106", "event": "raised"} for seq in range(3, 0, -1)]
+        return events[:limit]
 
     def state(self) -> StationState:
         self.calls += 1
@@ -77,6 +84,22 @@ async def test_status_is_the_station_snapshot(client: Client) -> None:
     assert c2["faults"] == [
         {"code": "106", "error_code": "GroundFailure", "info": "RCD AC tripped", "since": ""}
     ]
+
+
+async def test_events_are_the_station_fault_event_log() -> None:
+    station = FakeStation()
+    async with TestClient(TestServer(make_app(station))) as client:
+        r = await client.get("/api/events")
+        assert r.status == 200
+        assert [e["seq"] for e in (await r.json())["events"]] == [3, 2, 1]
+        assert [e["seq"] for e in (await (await client.get("/api/events?limit=2")).json())[
+            "events"]] == [3, 2]
+        for limit in ("0", "99999"):
+            assert (await client.get(f"/api/events?limit={limit}")).status == 200
+        bad = await client.get("/api/events?limit=many")
+        assert bad.status == 400 and "limit" in (await bad.json())["error"]
+    # The default, the asked limit, and the two clamped to 1..10000; "many" never asked.
+    assert station.event_limits == [200, 2, 1, 10_000]
 
 
 async def test_page_and_assets_are_served(client: Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from firmware.auth.authorizer import Authorizer
 from firmware.clock import ManualClock
+from firmware.log_context import redact_id_tag
 from firmware.ocpp.keys import ConfigKeys
 from firmware.ports import IdTagInfo, StatusReport, TxHandle
 from firmware.storage.store import Store
@@ -219,3 +221,34 @@ async def test_whitelist_online_offline_and_standalone() -> None:
     assert not (await standalone.authorize("ANY")).accepted
     assert (await standalone.authorize("04BB")).accepted
     assert standalone.whitelist.clear() == 1 and standalone.whitelist.list() == []
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+async def test_decisions_are_logged_without_the_id_tag_in_clear(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every decision line (whitelist, kiosk, local list, offline rules, the central
+    system's answer) names the card by its redacted form only."""
+    tag, kiosk = "04DEC1DEC1DE", "FREE-PRIVATE-1"
+    caplog.set_level(logging.INFO, logger="firmware.auth")
+    auth, central, keys, _ = make(online=False, HycKioskModeTagIds=kiosk)
+    auth.local_list.update(1, [(tag, IdTagInfo("Blocked"))], full=True)
+    await auth.authorize(tag)  # refused offline (Blocked locally)
+    keys.change("LocalAuthListEnabled", "false")
+    await auth.authorize(tag)  # refused: unknown, offline
+    keys.change("AllowOfflineTxForUnknownId", "true")
+    await auth.authorize(tag)  # accepted offline
+    auth.whitelist.add(tag)
+    await auth.authorize(tag)  # accepted (whitelist)
+    auth.whitelist.remove(tag)
+    central._online = True
+    central.answers[tag] = OK
+    await auth.authorize(tag)  # the central system's answer
+    await auth.kiosk_authorize(1)
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(messages) == 9  # the local list update, 7 about the card, 1 kiosk
+    assert [m for m in messages if tag in m or kiosk in m] == []
+    assert sum(redact_id_tag(tag) in m for m in messages) == 7  # 5 decisions, 2 whitelist
+    assert sum(redact_id_tag(kiosk) in m for m in messages) == 1

@@ -88,6 +88,7 @@ class ConnectorRig:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        # The lifecycle contract: every device released, then the buses.
         for _role, device in self.devices.named():
             await device.release()
         for bus in self.buses.values():

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from drivers.errors import DeviceFaulted, DeviceSilent
+from drivers.errors import DeviceFaulted, DeviceSilent, DriverError
 from drivers.interfaces_station import ModemFault
-from drivers.modem import parse_cops, rssi_dbm
+from drivers.modem import AtError, parse_cops, rssi_dbm
 
 if TYPE_CHECKING:
     from tests.support.station_fixtures import ModemRig
@@ -108,3 +108,21 @@ async def test_nonsense_answers(modem_rig: ModemRig) -> None:
     with pytest.raises(DeviceFaulted) as raised:
         await rig.modem.read()
     assert raised.value.fault is ModemFault.BAD_ANSWER
+
+
+async def test_an_unexpected_error_answer_is_a_driver_error(modem_rig: ModemRig) -> None:
+    """ERROR where the driver expects an answer is the modem's error, raised as a
+    DriverError (the station reports it as the modem's problem, not as fault 001)."""
+    rig = modem_rig
+    rig.require("set")
+    original = rig.peer._respond
+
+    def csq_refused(command: str) -> tuple[list[str], str]:
+        return ([], "+CME ERROR: 100") if command == "AT+CSQ" else original(command)
+
+    rig.peer._respond = csq_refused  # type: ignore[method-assign]
+    with pytest.raises(DriverError) as raised:
+        await rig.modem.read()
+    assert isinstance(raised.value, AtError) and raised.value.line == "+CME ERROR: 100"
+    rig.peer._respond = original  # type: ignore[method-assign]
+    assert (await rig.modem.read()).operator == "Vodafone.de"

@@ -28,10 +28,14 @@ Client = TestClient[web.Request, web.Application]
 
 
 class FakeStation:
-    """A station stand-in: ``state()`` is all the API asks of the station."""
+    """A station stand-in: ``state()`` is all the API asks of the station (and
+    ``fault_events()``, which the station's own server asks, an empty log here)."""
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
+
+    def fault_events(self, limit: int = 200) -> list[dict[str, Any]]:
+        return []
 
     def state(self) -> StationState:
         return StationState(

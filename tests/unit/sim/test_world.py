@@ -524,6 +524,26 @@ async def test_door_is_station_level(ac: WorldRig) -> None:
     assert faults.active(ac.world) == []
 
 
+async def test_a_door_cycle_leaves_a_door_held_open_open(ac: WorldRig) -> None:
+    """1000 opens a door and closes it again; a door 1001 holds open stays open, in
+    either order (it closed it once, ending 1001's condition while 1001 stayed injected)."""
+    faults.inject(ac.world, "1000")
+    await asyncio.sleep(faults.DOOR_CYCLE_S * 2)
+    assert not ac.world.doors_open  # the cycle alone: open, then closed
+    faults.clear(ac.world, "1000")
+    faults.inject(ac.world, "1001")
+    faults.inject(ac.world, "1000")  # a cycle while 1001 holds the door
+    await asyncio.sleep(faults.DOOR_CYCLE_S * 2)
+    assert ac.world.doors_open
+    faults.clear(ac.world, "1001")
+    faults.clear(ac.world, "1000")
+    assert not ac.world.doors_open
+    faults.inject(ac.world, "1000")  # a cycle first, 1001 within it
+    faults.inject(ac.world, "1001")
+    await asyncio.sleep(faults.DOOR_CYCLE_S * 2)
+    assert ac.world.doors_open
+
+
 async def test_unknown_and_inapplicable_faults(ac: WorldRig) -> None:
     with pytest.raises(faults.UnknownFault) as info:
         faults.inject(ac.world, "999", 1)
