@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
@@ -131,20 +131,14 @@ async def cancel_and_wait(task: asyncio.Task[None], grace: float = 1.0) -> None:
         task.result()  # an error of the station's shows here
 
 
-class StationWithEvents(StationView, Protocol):
-    """What the HTTP server shows of a station: its state and its fault event log."""
-
-    def fault_events(self, limit: int = 200) -> list[dict[str, Any]]: ...
-
-
 class _CurrentStation:
     """The HTTP server's view of a station that a Reset may replace: the server keeps
     this view, and a restart hands it the new station."""
 
-    def __init__(self, station: StationWithEvents) -> None:
+    def __init__(self, station: StationView) -> None:
         self._station = station
 
-    def replace(self, station: StationWithEvents) -> None:
+    def replace(self, station: StationView) -> None:
         self._station = station
 
     def state(self) -> StationState:

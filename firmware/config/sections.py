@@ -52,6 +52,8 @@ class DriverSections:
         name, cls, declared = found
         check_keys(self._problems, key, table, ["driver", *declared])
         params = self._params(key, table, declared)
+        # Data a bus-using driver declares on its class (the others have none); the class
+        # came from the registry's "module:Class" table, so it is checked, not trusted.
         bus_kind = getattr(cls, "BUS_KIND", None)
         if isinstance(bus_kind, str) and not _optional_bus_left_out(declared, params):
             self._check_bus_reference(key, bus_kind, params)
@@ -81,6 +83,8 @@ class DriverSections:
             # The registry names a module or class that is not there: a broken install.
             self._problems.add(driver_key, f"driver {name!r} for {role} cannot be loaded: {exc}")
             return None
+        # Validated, not assumed: a class named by a registered entry point may not follow
+        # the driver contract, and that is an installation error to report, not a crash.
         declared = getattr(cls, "PARAMS", None)
         if not isinstance(declared, Mapping):
             reason = f"{cls.__qualname__} declares no PARAMS"

@@ -24,8 +24,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from drivers.errors import DeviceFaulted, DriverError
 from drivers.interfaces import (
@@ -40,7 +39,10 @@ from firmware.config import ConnectorConfig, ConnectorKind
 from firmware.connector.cable_supervision import CableSupervision
 from firmware.connector.checks import LOCK_FAULT_CONDITIONS, ConnectorChecks
 from firmware.connector.dc_control import DcControl
+from firmware.connector.deadline_timer import DeadlineTimer
 from firmware.connector.devices import ConnectorDevices
+from firmware.connector.external import Counter, MemoryCounter, TransactionPort
+from firmware.connector.interlocks import attach_interlocks
 from firmware.log_context import connector_logger
 from firmware.ports import MeterSnapshot, StatusReport, TxHandle
 from firmware.safety.fault_book import ActiveFault, FaultBook
@@ -94,46 +96,6 @@ _SESSION_FAULTS: dict[SessionFaultKind, Condition] = {
 }
 
 
-class TransactionPort(Protocol):
-    """The central-system link as a connector uses it (the station's ``ConnectorLink``:
-    it adds the reservation a transaction uses and the idTag that stopped it)."""
-
-    def notify_status(self, connector_id: int, report: StatusReport) -> None:
-        """A status changed (the link applies MinimumStatusDuration)."""
-
-    def start_transaction(
-        self,
-        connector_id: int,
-        id_tag: str,
-        meter_start_wh: float,
-        timestamp: datetime,
-        *,
-        remote: bool,
-        reservation_used: bool,
-    ) -> TxHandle:
-        """Record a started transaction and deliver StartTransaction (persistent)."""
-
-    def stop_transaction(
-        self,
-        handle: TxHandle,
-        meter_stop_wh: float,
-        timestamp: datetime,
-        reason: str,
-        id_tag: str | None = None,
-    ) -> None:
-        """Record a stopped transaction and deliver StopTransaction (persistent)."""
-
-
-class Counter(Protocol):
-    """A count that survives restarts (the plug cycles of DC manual 4.2.2)."""
-
-    @property
-    def value(self) -> int: ...
-
-    def increment(self) -> int:
-        """Add one; returns the new value."""
-
-
 class ConnectorController:
     """Runs one connector: pilot, lock, contactor, meter, faults, transaction.
 
@@ -184,7 +146,7 @@ class ConnectorController:
         self.faults = FaultBook(catalogue, cfg.id, cfg.is_dc, clock.now, language)
         self.meter: MeterReading | None = None
         self.tx: TxHandle | None = None
-        self._plug_cycles: Counter = plug_cycles if plug_cycles is not None else _MemoryCounter()
+        self._plug_cycles: Counter = plug_cycles if plug_cycles is not None else MemoryCounter()
         self.stopping = 0  # StopTransactions waiting for their final meter reading
         self.energy_blocked = False  # an invalidated transaction past MaxEnergyOnInvalidId
         self._hold_reports = 0
@@ -195,7 +157,7 @@ class ConnectorController:
         self._offer: tuple[float, float | None] | None = None
         self._reported: StatusReport | None = None
         self._meter_failures = 0
-        self._wake = asyncio.Event()
+        self._timer = DeadlineTimer(clock)
         self._restore_at: deque[float] = deque()  # monotonic times to give the pilot back
         self._tg: asyncio.TaskGroup | None = None
         # The helpers get this connector as their context; they only keep it (and read
@@ -230,37 +192,8 @@ class ConnectorController:
         d = self.devices
         self.safety.attach(self.id, d.contactor, d.pilot, d.power_stack)
         self.safety.on_made_safe(self.id, self._after_made_safe)
-        if d.pilot is not None:
-            wanted = (PilotState.C, PilotState.D)
-            self.safety.add_interlock(
-                self.id,
-                "pilot",
-                lambda: None if self.detector.state in wanted else f"pilot {self.detector.state}",
-            )
-        if d.lock is not None:
-            lock = d.lock
-            self.safety.add_interlock(
-                self.id, "lock", lambda: None if lock.locked else "cable not locked"
-            )
-        if d.rcd is not None:
-            rcd = d.rcd
-            self.safety.add_interlock(
-                self.id, "rcd", lambda: "RCD tripped" if rcd.tripped else None
-            )
-        if d.imd is not None:
-            imd = d.imd
-            self.safety.add_interlock(self.id, "imd", lambda: "IMD alarm" if imd.alarm else None)
-        contactor = d.contactor
-        self.safety.add_interlock(
-            self.id,
-            "contactor_feedback",
-            lambda: "welded" if contactor.fault() == ContactorFault.WELDED else None,
-        )
-        self.safety.add_interlock(
-            self.id,
-            "faults",
-            lambda: ", ".join(f.fault.code for f in self.faults.blocking()) or None,
-        )
+        attach_interlocks(self.safety, self.id, d, pilot_state=lambda: self.detector.state,
+                          faults=self.faults)
 
     def _after_made_safe(self, _reason: str) -> None:
         """The safe path put the pilot in state F behind the session's back: after the
@@ -270,7 +203,7 @@ class ConnectorController:
         self.notify_change()
         if self._tg is not None:  # not running: nothing to restore
             self._restore_at.append(self.clock.monotonic() + self.session.timers.fault_hold_s)
-            self._wake.set()
+            self._timer.wake()
 
     def _restore_duty(self) -> None:
         pilot = self.devices.pilot
@@ -293,7 +226,7 @@ class ConnectorController:
             if d.rcd is not None:
                 follow_input(d.rcd.subscribe, d.rcd.tripped, self._on_rcd)
             self.spawn(self._meter_loop(), "meter")
-            self.spawn(self._timer_loop(), "timers")
+            self.spawn(self._timer.run(self._next_deadline, self._on_time), "timers")
             self.spawn(self._supervise_loop(), "supervise")
             self.spawn(self.checks.run(), "checks")
             if self.dc is not None:
@@ -318,19 +251,15 @@ class ConnectorController:
         start_supervised(self._tg, coro, what, self._task_failed,
                          name=f"connector-{self.id}-{what}", logger=self._log)
 
-    async def _timer_loop(self) -> None:
-        """Polls the session at its deadline, and gives the pilot back after a hold."""
-        while True:
-            await self._woken_or_due(self._next_deadline())
-            self._wake.clear()
-            now = self.clock.monotonic()
-            if self._restore_at and now >= self._restore_at[0]:
-                while self._restore_at and now >= self._restore_at[0]:
-                    self._restore_at.popleft()
-                self._restore_duty()
-            deadline = self.session.deadline
-            if deadline is not None and now >= deadline:
-                self.execute(self.session.poll(now))
+    def _on_time(self, now: float) -> None:
+        """The timer woke: give the pilot back after a hold, poll the session when due."""
+        if self._restore_at and now >= self._restore_at[0]:
+            while self._restore_at and now >= self._restore_at[0]:
+                self._restore_at.popleft()
+            self._restore_duty()
+        deadline = self.session.deadline
+        if deadline is not None and now >= deadline:
+            self.execute(self.session.poll(now))
 
     def _next_deadline(self) -> float | None:
         """The session's next deadline or the next pilot restore, whichever is first."""
@@ -338,27 +267,6 @@ class ConnectorController:
         if (deadline := self.session.deadline) is not None:
             times.append(deadline)
         return min(times, default=None)
-
-    async def _woken_or_due(self, deadline: float | None) -> None:
-        """Until :meth:`execute` wakes the timer loop or the connector's clock reaches
-        ``deadline`` (None: no deadline)."""
-        if self._wake.is_set():
-            return
-        if deadline is None:
-            await self._wake.wait()
-            return
-        woken = asyncio.ensure_future(self._wake.wait())
-        due = asyncio.ensure_future(self._sleep_until(deadline))
-        try:
-            await asyncio.wait((woken, due), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            woken.cancel()
-            due.cancel()
-
-    async def _sleep_until(self, deadline: float) -> None:
-        # The time left is read when this task first runs, in the same step as the sleep
-        # starts: time the clock moved in between is not slept again.
-        await self.clock.sleep(deadline - self.clock.monotonic())
 
     async def _supervise_loop(self) -> None:
         contactor = self.devices.contactor
@@ -548,7 +456,7 @@ class ConnectorController:
     def execute(self, actions: list[Action]) -> None:
         for action in actions:
             self._execute_one(action)
-        self._wake.set()
+        self._timer.wake()
         if actions:  # the 20 Hz DC control loop mostly changes nothing: no station work then
             self.notify_change()
 
@@ -764,17 +672,3 @@ class ConnectorController:
             dc=self.cfg.is_dc,
         )
 
-
-class _MemoryCounter:
-    """Plug cycles counted in memory only (a connector built without a store)."""
-
-    def __init__(self) -> None:
-        self._value = 0
-
-    @property
-    def value(self) -> int:
-        return self._value
-
-    def increment(self) -> int:
-        self._value += 1
-        return self._value

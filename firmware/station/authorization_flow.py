@@ -29,6 +29,7 @@ from typing import Protocol
 
 from firmware.auth.authorizer import Authorizer
 from firmware.clock import Clock
+from firmware.log_context import redact_id_tag
 from firmware.ports import IdTagInfo, TxHandle
 from firmware.session.base import Session
 from firmware.session.events import (
@@ -147,19 +148,20 @@ class AuthorizationFlow:
         if self._stop_by_group(id_tag, info):
             return
         if not info.accepted:
-            log.info("card %s refused: %s", id_tag, info.status)
+            log.info("card %s refused: %s", redact_id_tag(id_tag), info.status)
             return
         if not self._give(id_tag, info.parent_id_tag, remote=False, connector_id=None):
-            log.info("card %s: every free connector is reserved for somebody else", id_tag)
+            log.info("card %s: every free connector is reserved for somebody else",
+                     redact_id_tag(id_tag))
 
     def _stop_by_card(self, connector: FlowConnector, id_tag: str) -> bool:
         tx = connector.tx
         assert tx is not None
         if tx.remote and not self._flag("RemoteTxStoppableLocally", True):
             log.info("connector %d: card %s may not stop a remotely started transaction",
-                     connector.id, id_tag)
+                     connector.id, redact_id_tag(id_tag))
             return False
-        log.info("connector %d: card %s stops the session", connector.id, id_tag)
+        log.info("connector %d: card %s stops the session", connector.id, redact_id_tag(id_tag))
         if tx.id_tag != id_tag:
             self._stop_tags.stopped_by(tx, id_tag)
         connector.stop(StopReason.LOCAL)
@@ -183,7 +185,8 @@ class AuthorizationFlow:
         """Hand an accepted idTag to a connector (or keep it for the next EV)."""
         if connector_id is not None:
             if not self._reservations.allows(connector_id, id_tag, parent):
-                log.info("connector %d: reserved, %s may not use it", connector_id, id_tag)
+                log.info("connector %d: reserved, %s may not use it", connector_id,
+                         redact_id_tag(id_tag))
                 return False
             self._connectors[connector_id].authorize(id_tag, remote=remote, parent=parent)
             return True
@@ -196,7 +199,7 @@ class AuthorizationFlow:
         # Identification first: the next connector that gets an EV takes it.
         timeout = self.connection_timeout_s()
         self._pending = _Pending(id_tag, parent, remote, self._clock.monotonic() + timeout)
-        log.info("card %s authorized: waiting %.0f s for a plug", id_tag, timeout)
+        log.info("card %s authorized: waiting %.0f s for a plug", redact_id_tag(id_tag), timeout)
         return True
 
     def _free_for(self, connector: FlowConnector, id_tag: str, parent: str | None) -> bool:
@@ -243,7 +246,7 @@ class AuthorizationFlow:
             tag = await self._auth.kiosk_authorize(connector.id)
             s = connector.session
             if s.ev_present and not s.transaction_active and s.id_tag is None:
-                log.info("connector %d: kiosk session for %s", connector.id, tag)
+                log.info("connector %d: kiosk session for %s", connector.id, redact_id_tag(tag))
                 connector.authorize(tag)
         finally:
             self._kiosk_busy.discard(connector.id)
@@ -310,14 +313,15 @@ class AuthorizationFlow:
         if connector is None or connector.tx is not handle:
             return
         if self._flag("StopTransactionOnInvalidId", True):
-            log.info("connector %d: idTag %s not accepted: stopping", connector.id, handle.id_tag)
+            log.info("connector %d: idTag %s not accepted: stopping", connector.id,
+                     redact_id_tag(handle.id_tag))
             connector.dispatch(TransactionRejected())
             return
         # StopTransactionOnInvalidId false: the transaction goes on, but energy flows only
         # up to MaxEnergyOnInvalidId Wh (0: none at all), then delivery stops (OCPP 1.6).
         limit = int(self._key("MaxEnergyOnInvalidId") or "0")
         log.info("connector %d: idTag %s not accepted: energy up to %d Wh, then suspended",
-                 connector.id, handle.id_tag, limit)
+                 connector.id, redact_id_tag(handle.id_tag), limit)
         self._energy_limits[handle.local_id] = float(limit)
         self._check_energy_limit(connector)
 

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from firmware.clock import Clock
+from firmware.log_context import redact_id_tag
 from firmware.ports import IdTagInfo, StationPort, StatusReport, TxHandle
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class LocalLink:
                           transaction_id=self._next, remote=remote)
         self._next += 1
         log.info("connector %d: local transaction %d for %s", connector_id,
-                 handle.local_id, id_tag)
+                 handle.local_id, redact_id_tag(id_tag))
         return handle
 
     def stop_transaction(self, handle: TxHandle, meter_stop_wh: float, timestamp: datetime,

@@ -195,7 +195,7 @@ class StationOps:
 
 class ConnectorLink:
     """The central-system link as the connectors see it (see the module docstring): the
-    :class:`~firmware.connector.controller.TransactionPort` of every connector."""
+    :class:`~firmware.connector.external.TransactionPort` of every connector."""
 
     def __init__(
         self,

@@ -21,16 +21,13 @@ RESERVED = "PRIVATE-RSV-0042"  # ReserveNow, then RemoteStartTransaction with it
 TAGS = (CARD, RESERVED)
 # Our layers; the demo central system (hal_sim) logs every message it gets, tags included.
 OURS = ("firmware", "drivers")
-# firmware/station still logs tags in clear (its lines are being rebuilt with the
-# assembly): drop it from here once they use redact_id_tag too.
-NOT_YET_REDACTED = ("firmware.station",)
 
 
 def _ours(record: logging.LogRecord) -> bool:
     def within(prefixes: tuple[str, ...]) -> bool:
         return any(record.name == p or record.name.startswith(p + ".") for p in prefixes)
 
-    return within(OURS) and not within(NOT_YET_REDACTED)
+    return within(OURS)
 
 
 async def test_no_line_at_info_or_above_shows_an_id_tag(

@@ -17,7 +17,7 @@ from firmware.auth.authorizer import Authorizer, LocalList
 from firmware.auth.reservations import ReservationBook, Reservations
 from firmware.clock import ManualClock
 from firmware.config.model import Identity
-from firmware.connector.controller import TransactionPort
+from firmware.connector.external import TransactionPort
 from firmware.ocpp.keys import ConfigKeys
 from firmware.ocpp.link import Backoff, OcppLink
 from firmware.ocpp.local_list_profile import LocalListProfile
